@@ -1,0 +1,1 @@
+"""The message bus: subject names, payload types, response codes and the NATS connection."""

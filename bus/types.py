@@ -1,0 +1,214 @@
+"""msgspec types of every payload on the bus, with their encoders built once.
+
+Bus payloads are MessagePack. Client-facing objects are built by the gateway from these.
+"""
+
+from typing import Any, Literal
+
+import msgspec
+from msgspec import Struct, field
+
+from bus.commands import Command
+
+
+class Actor(Struct, kw_only=True):
+    """Who issued a command: a user's session, or the business system through REST."""
+
+    uid: str | None = None
+    session: str | None = None
+    gateway: str | None = None
+    # The audit label of a REST caller: "api:" and the first 8 hex digits of the key's SHA-256.
+    api: str | None = None
+    # A request the gateway makes on its own (login delivery of pending messages): it does
+    # not count against the user's command rate.
+    internal: bool = False
+
+    @property
+    def label(self) -> str:
+        return self.api if self.api else f"user:{self.uid}"
+
+
+class Request(Struct, kw_only=True):
+    """A client command forwarded to a worker, with the identity that issued it."""
+
+    actor: Actor
+    cmd: Command
+
+
+class Reply(Struct, kw_only=True, omit_defaults=True):
+    """A worker's reply: `code` 0 with result fields in `data`, or a code and an English error."""
+
+    code: int = 0
+    error: str = ""
+    data: dict[str, Any] = {}
+
+
+# --- auth ---------------------------------------------------------------------------------
+
+
+class LoginRequest(Struct, kw_only=True):
+    token: str
+    session: str
+    gateway: str
+    platform: str = "other"
+    device: str = ""
+    sdk: str = ""
+    address: str = ""
+
+
+class SessionRef(Struct, array_like=True):
+    uid: str
+    session: str
+
+
+class LogoutRequest(Struct, kw_only=True):
+    uid: str
+    session: str
+
+
+class SessionCheckRequest(Struct, kw_only=True):
+    gateway: str
+    sessions: list[SessionRef]
+
+
+class UserRequest(Struct, kw_only=True):
+    """A service-to-service request about one user (REST and admin operations)."""
+
+    uid: str
+    actor: Actor = field(default_factory=Actor)
+    reason: str = ""
+    duration: int = 0
+
+
+class SessionInfo(Struct, kw_only=True):
+    session: str
+    version: int
+    gateway: str
+    platform: str
+    device: str = ""
+    sdk: str = ""
+    address: str = ""
+    since: int = 0
+    token: str = ""  # the token's fingerprint, revoked when a newer login kicks this session
+
+
+# --- messages -------------------------------------------------------------------------------
+
+
+class RoomMessage(Struct, kw_only=True):
+    """A room message as published on `room.<id>.msg` and kept in room history."""
+
+    mid: str
+    room: str
+    seq: int
+    sender: str | None
+    body: Any
+    ts: int
+    priority: str = "normal"
+
+
+class InboxMessage(Struct, kw_only=True):
+    """A personal message as stored on `inbox.<uid>`; its stream sequence is its `mid`."""
+
+    sender: str | None
+    to: str
+    body: Any
+    ts: int
+    cid: str = ""
+    priority: str = "normal"
+
+
+# --- control and events ---------------------------------------------------------------------
+
+
+class Kick(Struct, tag="kick", kw_only=True):
+    """End the user's sessions with a version below `below_version` (within `platform_class`
+    when set), or the one session `session` when set, or every session when neither is set."""
+
+    code: int
+    below_version: int = 0
+    platform_class: str | None = None
+    session: str | None = None
+    error: str = ""
+
+
+class RoomRemoved(Struct, tag="room_removed", kw_only=True):
+    """The user lost membership of `room` (kick with ban): drop its subscription locally."""
+
+    room: str
+    code: int
+    error: str = ""
+
+
+class MuteNotice(Struct, tag="muted", kw_only=True):
+    room: str | None = None
+    until: int = 0
+
+
+UserControl = Kick | RoomRemoved | MuteNotice
+
+
+class RoomDestroyed(Struct, tag="destroyed", kw_only=True):
+    room: str
+
+
+class RoomOnline(Struct, tag="online", kw_only=True):
+    room: str
+    online: int
+
+
+RoomEvent = RoomDestroyed | RoomOnline
+
+
+class Broadcast(Struct, kw_only=True):
+    body: Any
+    ts: int
+
+
+class PresenceReport(Struct, kw_only=True):
+    """A gateway's change of local online members, and its list of rooms as a heartbeat.
+
+    `adds` and `removes` map a room to the users who came online or went offline there on
+    this gateway. `rooms`, when present, lists every room with a local member, which renews
+    the gateway's presence in each of them.
+    """
+
+    gateway: str
+    adds: dict[str, list[str]] = {}
+    removes: dict[str, list[str]] = {}
+    rooms: list[str] | None = None
+
+
+class GatewayStats(Struct, kw_only=True):
+    """Counts a gateway has gathered since its previous report, published every second."""
+
+    gateway: str
+    connections: int = 0
+    delivered_room: int = 0
+    delivered_p2p: int = 0
+    dropped: dict[str, int] = {}
+
+
+_encoder = msgspec.msgpack.Encoder()
+encode = _encoder.encode
+
+request_decoder = msgspec.msgpack.Decoder(Request)
+reply_decoder = msgspec.msgpack.Decoder(Reply)
+room_message_decoder = msgspec.msgpack.Decoder(RoomMessage)
+inbox_message_decoder = msgspec.msgpack.Decoder(InboxMessage)
+user_control_decoder = msgspec.msgpack.Decoder(UserControl)
+room_event_decoder = msgspec.msgpack.Decoder(RoomEvent)
+presence_decoder = msgspec.msgpack.Decoder(PresenceReport)
+broadcast_decoder = msgspec.msgpack.Decoder(Broadcast)
+stats_decoder = msgspec.msgpack.Decoder(GatewayStats)
+
+PlatformClass = Literal["mobile", "web", "pc", "other"]
+
+
+def platform_class(platform: str) -> str:
+    """The session-policy class of a client platform: ios and android are both mobile."""
+    if platform in ("ios", "android"):
+        return "mobile"
+    if platform in ("web", "pc"):
+        return platform
+    return "other"

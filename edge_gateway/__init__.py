@@ -1,0 +1,1 @@
+"""The edge gateway: WebSocket connections in, bus requests and fan-out out."""

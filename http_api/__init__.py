@@ -1,0 +1,1 @@
+"""The HTTP API: REST for business systems, Prometheus metrics and the admin console."""

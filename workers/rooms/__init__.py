@@ -1,0 +1,1 @@
+"""The rooms worker: create, join, leave, destroy, list, roles and online counts."""

@@ -1,0 +1,4 @@
+from workers.rooms.service import setup
+from workers.runtime import run
+
+run("rooms", setup)
