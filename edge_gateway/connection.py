@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -33,6 +34,7 @@ class Connection:
         self.platform_class = "other"
         self.logging_in = False
         self.closing = False
+        self.close_task: asyncio.Task | None = None
         self.rooms: set[str] = set()
         self.unacked: dict[str, Unacked] = {}
         # Personal messages that arrived while login delivered the pending ones; None after.

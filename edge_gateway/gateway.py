@@ -186,6 +186,9 @@ class Gateway:
             log.exception("connection failed gateway=%s uid=%s", self.id, conn.uid)
             self.close(conn, Close.INTERNAL_ERROR, "internal error")
         finally:
+            if conn.close_task is not None:
+                # Returning from the handler would close with 1000: let our close code win.
+                await asyncio.gather(conn.close_task, return_exceptions=True)
             await self._cleanup(conn, writer)
 
     async def _write(self, conn: Connection) -> None:
@@ -241,11 +244,9 @@ class Gateway:
 
     def close(self, conn: Connection, code: int, reason: str) -> None:
         """Close `conn` with `code`; frames already queued are dropped."""
-        if conn.closing and code != Close.NORMAL:
-            pass
         conn.closing = True
         conn.outbound.close()
-        self.spawn(self._close(conn, code, reason), f"close uid={conn.uid}")
+        conn.close_task = asyncio.create_task(self._close(conn, code, reason))
 
     def close_after_queued(self, conn: Connection, code: int, reason: str) -> None:
         """Close `conn` with `code` once the frames already queued are written."""
@@ -259,7 +260,7 @@ class Gateway:
             conn.outbound.close()
             await self._close(conn, code, reason)
 
-        self.spawn(close_later(), f"close uid={conn.uid}")
+        conn.close_task = asyncio.create_task(close_later())
 
     async def _close(self, conn: Connection, code: int, reason: str) -> None:
         try:
