@@ -2,11 +2,14 @@
 
 import asyncio
 import logging
+import os
 import signal
+import socket
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
+import msgspec
 import uvloop
 from nats.aio.client import Client
 from nats.js import JetStreamContext
@@ -15,7 +18,7 @@ from redis.asyncio import Redis
 from bus.codes import Code, CommandError
 from bus.connection import connect_with_retry
 from bus.service import Service
-from bus.types import Actor
+from bus.types import Actor, encode
 from mimo import logs
 from mimo.settings import Settings, load_or_exit
 from state import keys
@@ -25,6 +28,24 @@ from state.scripts import Scripts
 log = logging.getLogger("mimo.worker")
 
 FLUSH_INTERVAL = 1.0  # seconds between flushes of batched counters
+METRICS_INTERVAL = 1.0  # seconds between reports on METRICS_SUBJECT
+# Each worker process publishes its cumulative `WorkerMetrics` here; the API aggregates them
+# for GET /metrics.
+METRICS_SUBJECT = "workers.metrics"
+
+
+class WorkerMetrics(msgspec.Struct, kw_only=True):
+    """A worker process's counts since it started: every field only grows."""
+
+    kind: str
+    instance: str
+    # [subject, code, count] for each subject and reply code served.
+    requests: list[tuple[str, int, int]] = []
+    # Per subject: counts per bucket of `bus.service.Metrics.BUCKETS` (each bucket counts the
+    # requests at or under its bound), then the total count, then the sum of seconds.
+    latency: dict[str, list[float]] = {}
+    # Daily counter names (room_up, p2p_up, ...) with their totals since start.
+    counters: dict[str, int] = {}
 
 
 class DailyCounters:
@@ -38,6 +59,7 @@ class DailyCounters:
         self._redis = redis
         self._counts: dict[tuple[str, str], int] = {}
         self._uniques: dict[tuple[str, str], set[str]] = {}
+        self.totals: dict[str, int] = {}  # per name since the process started, for /metrics
 
     @staticmethod
     def today() -> str:
@@ -46,6 +68,7 @@ class DailyCounters:
     def add(self, name: str, amount: int = 1) -> None:
         key = (self.today(), name)
         self._counts[key] = self._counts.get(key, 0) + amount
+        self.totals[name] = self.totals.get(name, 0) + amount
 
     def unique(self, name: str, member: str) -> None:
         self._uniques.setdefault((self.today(), name), set()).add(member)
@@ -117,6 +140,25 @@ async def _flush_loop(ctx: WorkerContext) -> None:
         await ctx.counters.flush()
 
 
+async def _metrics_loop(ctx: WorkerContext, kind: str) -> None:
+    instance = f"{kind}-{socket.gethostname()}-{os.getpid()}"
+    while True:
+        await asyncio.sleep(METRICS_INTERVAL)
+        metrics = ctx.service.metrics
+        report = WorkerMetrics(
+            kind=kind,
+            instance=instance,
+            requests=[(subject, code, count)
+                      for (subject, code), count in metrics.requests.items()],
+            latency={subject: list(buckets) for subject, buckets in metrics.latency.items()},
+            counters=dict(ctx.counters.totals),
+        )
+        try:
+            await ctx.nc.publish(METRICS_SUBJECT, encode(report))
+        except Exception:
+            log.exception("metrics report failed kind=%s", kind)
+
+
 def now_ms() -> int:
     return int(time.time() * 1000)
 
@@ -143,6 +185,7 @@ async def _main(
     await setup(ctx)
     await service.start()
     flusher = asyncio.create_task(_flush_loop(ctx))
+    reporter = asyncio.create_task(_metrics_loop(ctx, kind))
     log.info("%s worker started", kind)
 
     await stop.wait()
@@ -150,6 +193,7 @@ async def _main(
     await nc.drain()
     await service.drain()
     flusher.cancel()
+    reporter.cancel()
     await ctx.counters.flush()
     await redis.aclose()
     log.info("%s worker stopped", kind)

@@ -11,6 +11,7 @@ from bus.commands import RoomAdmin, RoomCreate, RoomDestroy, RoomJoin, RoomLeave
 from bus.types import Request, RoomDestroyed, encode, request_decoder
 from state import keys
 from workers.rooms.presence import Presence
+from workers.rooms.stats import setup as stats_setup
 from workers.runtime import WorkerContext
 from workers.shared import audit, user_rooms
 
@@ -245,3 +246,4 @@ async def setup(ctx: WorkerContext) -> None:
     ctx.service.route(subjects.ROOMS_MEMBERS, service.members)
     ctx.service.route(subjects.ROOMS_SEQS, service.seqs)
     await service.presence.start()
+    await stats_setup(ctx)
