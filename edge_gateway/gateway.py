@@ -361,11 +361,14 @@ class Gateway:
 
         data = result.data
         conn.uid, conn.session, conn.version = uid, session, int(data["version"])
-        if not await self.sessions.end_login(entry, conn):
-            return
+        kicked = await self.sessions.end_login(entry, conn)
         self.stats.logins += 1
         conn.push(reply(cmd, {"uid": uid, "session": session, "rooms": data["rooms"],
                               "pending": data["pending"], "heartbeat": data["heartbeat"]}))
+        if kicked is not None:
+            # A newer login won the race while this one was in flight.
+            self.kick(conn, kicked, "logged in on another device")
+            return
         log.info("logged in uid=%s session=%s version=%d", uid, session, conn.version)
 
         since = cmd.since or {}
@@ -561,16 +564,19 @@ class Gateway:
                         unacked.wait = min(2 * unacked.wait, self.settings.ack_backoff_max)
 
     def _ping(self, conn: Connection) -> None:
-        try:
-            waiter = conn.ws.ping()
-        except ConnectionClosed:
-            return
+        async def ping() -> None:
+            try:
+                pong_waiter = await conn.ws.ping()
+            except ConnectionClosed:
+                return
 
-        def pong(future: asyncio.Future) -> None:
-            if not future.cancelled() and future.exception() is None:
-                conn.last_seen = time.monotonic()
+            def pong(future: asyncio.Future) -> None:
+                if not future.cancelled() and future.exception() is None:
+                    conn.last_seen = time.monotonic()
 
-        asyncio.ensure_future(waiter).add_done_callback(pong)
+            pong_waiter.add_done_callback(pong)
+
+        self.spawn(ping(), f"ping uid={conn.uid}")
 
     async def _session_check_loop(self) -> None:
         while True:

@@ -61,25 +61,25 @@ class Sessions:
         entry.logins += 1
         return entry
 
-    async def end_login(self, entry: UserEntry, conn: Connection | None) -> bool:
-        """Finish a login; `conn` is None when it failed. Returns False when a kick that
-        arrived during the login already ended this session."""
+    async def end_login(self, entry: UserEntry, conn: Connection | None) -> int | None:
+        """Finish a login; `conn` is None when it failed. Returns the code of a kick that
+        arrived during the login and already ends this session, or None."""
         entry.logins -= 1
         if conn is None:
             self._maybe_drop(entry)
-            return False
+            return None
         entry.connections.add(conn)
         if entry.inbox is None:
             entry.inbox = await self.gateway.nc.subscribe(
                 subjects.inbox_live(entry.uid), cb=self.gateway.personal_callback(entry))
+        kicked = None
         for cls in (None, conn.platform_class):
             floor = entry.kick_floor.get(cls)
             if floor is not None and conn.version < floor[0]:
-                self.gateway.kick(conn, floor[1], "logged in on another device")
-                return False
+                kicked = floor[1]
         if entry.logins == 0:
             entry.kick_floor.clear()
-        return True
+        return kicked
 
     def remove(self, conn: Connection) -> None:
         if conn.uid is None:

@@ -45,8 +45,21 @@ class Client:
         except Exception:
             pass
         finally:
+            for future in self._replies.values():
+                if not future.done():
+                    future.set_exception(ConnectionError("connection closed before the reply"))
+            self._replies.clear()
             if not self.closed.done():
                 self.closed.set_result((self.ws.close_code, self.ws.close_reason))
+
+    def go_silent(self) -> None:
+        """Stop reading from the socket without closing it, like a peer whose network died.
+
+        The library resumes reading on its own for flow control, so that is disabled too.
+        """
+        transport = self.ws.transport
+        transport.resume_reading = lambda: None  # type: ignore[method-assign]
+        transport.pause_reading()
 
     async def send_raw(self, data: Any) -> None:
         await self.ws.send(data)

