@@ -95,7 +95,8 @@ def _describe_validation(request: Request, exc: ValidationException) -> str:
 
 
 def _handle_validation(request: Request, exc: ValidationException) -> Response:
-    return _error(422, Code.INVALID_COMMAND, f"invalid request: {_describe_validation(request, exc)}")
+    detail = _describe_validation(request, exc)
+    return _error(422, Code.INVALID_COMMAND, f"invalid request: {detail}")
 
 
 def _handle_http(request: Request, exc: HTTPException) -> Response:

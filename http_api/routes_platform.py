@@ -113,20 +113,24 @@ async def broadcast(request: Request, data: BroadcastRequest) -> dict:
 
 
 @get("/v1/moderation/audit", summary="Read the moderation audit log", tags=["moderation"],
-     description="Newest first; filter by `room`, by target `uid`, and by `since` (ms).")
+     description="Newest first; filter by `room`, by target `uid`, and by `since` (ms). "
+                 "Paged: a `cursor` is returned while older matching entries remain.")
 async def audit_log(
     request: Request,
     room: str | None = Parameter(default=None, description="Only entries of this room"),
     uid: str | None = Parameter(default=None, description="Only entries targeting this user"),
     since: int = Parameter(default=0, ge=0, description="Only entries at or after (ms)"),
     limit: int = Parameter(default=100, ge=1, le=1000, description="Maximum entries"),
+    cursor: str | None = Parameter(default=None, max_length=64,
+                                   description="`cursor` of the previous page"),
 ) -> dict:
     label = authenticate(request)
     if room is not None:
         check_id(room, "room id")
     if uid is not None:
         check_id(uid, "user id")
-    query = {"room": room, "uid": uid, "since": since, "limit": limit, "actor": label}
+    query = {"room": room, "uid": uid, "since": since, "limit": limit, "cursor": cursor,
+             "actor": label}
     return await ask(request, subjects.MOD_AUDIT, query)
 
 
