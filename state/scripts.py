@@ -232,6 +232,87 @@ end
 return {online, notify}
 """
 
+# A room moderation action on one user, with the role checks in the same step.
+# The actor needs the owner or admin role ('' as actor is the business system, allowed
+# everything) and, when the target is a member, a higher rank than the target: owner over
+# admin over member. Mute and kick need a member; unmute and unban also work on a user who
+# left, because a mute or ban outlives the membership.
+# KEYS meta, members, mutes, bans
+# ARGV actor uid ('' for the business system), target uid, action (mute, unmute, kick, unban),
+#      duration_ms (0 = until lifted)
+# Returns {code, until, actor role, target role, changed}: `until` in ms (-1 until lifted,
+# 0 for unmute and unban), and `changed` 1 when an entry was written or removed.
+ROOM_MODERATE = _PRELUDE + """
+local rank = {owner = 3, admin = 2, member = 1}
+local now = now_ms()
+if redis.call('EXISTS', KEYS[1]) == 0 then return {2000, 0, '', '', 0} end
+local actor_role = 'system'
+local actor_rank = 100
+if ARGV[1] ~= '' then
+  actor_role = redis.call('HGET', KEYS[2], ARGV[1]) or ''
+  actor_rank = rank[actor_role] or 0
+  if actor_rank < 2 then return {2005, 0, actor_role, '', 0} end
+end
+local action = ARGV[3]
+if action == 'unban' then
+  return {0, 0, actor_role, '', redis.call('HDEL', KEYS[4], ARGV[2])}
+end
+local target_role = redis.call('HGET', KEYS[2], ARGV[2]) or ''
+if target_role ~= '' and (rank[target_role] or 0) >= actor_rank then
+  return {2005, 0, actor_role, target_role, 0}
+end
+if action == 'unmute' then
+  return {0, 0, actor_role, target_role, redis.call('HDEL', KEYS[3], ARGV[2])}
+end
+if target_role == '' then return {2004, 0, actor_role, '', 0} end
+local until_value = -1
+if tonumber(ARGV[4]) > 0 then until_value = now + tonumber(ARGV[4]) end
+if action == 'mute' then
+  redis.call('HSET', KEYS[3], ARGV[2], until_value)
+elseif action == 'kick' then
+  redis.call('HDEL', KEYS[2], ARGV[2])
+  redis.call('HSET', KEYS[4], ARGV[2], until_value)
+else
+  return redis.error_reply('unknown moderation action ' .. action)
+end
+return {0, until_value, actor_role, target_role, 1}
+"""
+
+# Set or clear fields of a room's meta hash (mute all, rate override), with the role check.
+# KEYS meta, members   ARGV actor uid ('' for the business system), then field, value pairs;
+#      an empty value deletes the field.
+# Returns {code, actor role}
+ROOM_POLICY = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return {2000, ''} end
+local actor_role = 'system'
+if ARGV[1] ~= '' then
+  actor_role = redis.call('HGET', KEYS[2], ARGV[1]) or ''
+  if actor_role ~= 'owner' and actor_role ~= 'admin' then return {2005, actor_role} end
+end
+for i = 2, #ARGV, 2 do
+  if ARGV[i + 1] == '' then
+    redis.call('HDEL', KEYS[1], ARGV[i])
+  else
+    redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+  end
+end
+return {0, actor_role}
+"""
+
+# A platform mute or ban of one user, timed by the server's clock.
+# KEYS mute or ban   ARGV duration_ms (0 = until lifted)
+# Returns until (ms, -1 until lifted)
+USER_RESTRICT = _PRELUDE + """
+local duration = tonumber(ARGV[1])
+if duration > 0 then
+  local until_value = now_ms() + duration
+  redis.call('SET', KEYS[1], until_value, 'PX', duration)
+  return until_value
+end
+redis.call('SET', KEYS[1], -1)
+return -1
+"""
+
 
 class Scripts:
     """The scripts registered on one client; each attribute is an awaitable script."""
@@ -245,3 +326,6 @@ class Scripts:
         self.room_create = redis.register_script(ROOM_CREATE)
         self.room_join = redis.register_script(ROOM_JOIN)
         self.presence = redis.register_script(PRESENCE)
+        self.room_moderate = redis.register_script(ROOM_MODERATE)
+        self.room_policy = redis.register_script(ROOM_POLICY)
+        self.user_restrict = redis.register_script(USER_RESTRICT)
