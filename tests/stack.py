@@ -49,6 +49,7 @@ class Stack:
         self.nats_port = free_port()
         self.redis_port = free_port()
         self.api_port = free_port()
+        self.nats_monitor_port = free_port()
         self.secret = secrets.token_urlsafe(32)
         self.api_key = secrets.token_urlsafe(24)
         self.env = {
@@ -78,7 +79,8 @@ class Stack:
         store = self.root / "nats"
         store.mkdir(exist_ok=True)
         proc = self._spawn("nats", [str(BIN / "nats-server"), "-a", "127.0.0.1", "-p",
-                                    str(self.nats_port), "-js", "-sd", str(store)])
+                                    str(self.nats_port), "-m", str(self.nats_monitor_port),
+                                    "-js", "-sd", str(store)])
         wait_for_port(self.nats_port, proc, "nats", self.root / "nats.log")
 
     def start_valkey(self) -> None:
@@ -144,6 +146,19 @@ class Stack:
         self.start_gateway("gw1")
         self.start_gateway("gw2")
         self.start_api()
+
+    def subscriptions(self, client_name: str) -> list[str]:
+        """The subjects that the NATS client named `client_name` subscribes to, read from
+        nats-server's monitoring endpoint."""
+        import json
+        import urllib.request
+
+        url = f"http://127.0.0.1:{self.nats_monitor_port}/connz?subs=1&limit=1000"
+        with urllib.request.urlopen(url, timeout=5) as response:
+            connz = json.load(response)
+        return [subject for conn in connz.get("connections", [])
+                if conn.get("name") == client_name
+                for subject in conn.get("subscriptions_list", [])]
 
     def url(self, gateway: str = "gw1") -> str:
         return f"ws://127.0.0.1:{self.gateway_ports[gateway]}/ws"
