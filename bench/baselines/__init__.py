@@ -1,0 +1,1 @@
+"""Baseline servers that fan out the same messages as the gateway, for comparison."""
