@@ -7,7 +7,7 @@ import pytest
 from bus import subjects
 from bus.commands import Block, Blocks, RoomKick, RoomMute, Unblock
 from bus.connection import call
-from bus.types import Actor, Request
+from bus.types import Actor, Request, reply_decoder
 from tests.moderation_support import (
     API,
     CALL_TIMEOUT,
@@ -282,12 +282,12 @@ async def test_platform_unmute_lifts_at_once(connect, uid, bus) -> None:
     lifted = await platform(bus, subjects.MOD_USER_UNMUTE, user)
     assert lifted.code == 0, lifted
     assert lifted.data["lifted"] is True
-    notices = [await u.next("muted"), await u.next("muted")]
-    assert notices[1] == {"op": "muted", "until": 0}
+    assert await u.next("muted") == {"op": "muted", "until": -1}
+    assert await u.next("muted") == {"op": "muted", "until": 0}
     assert (await u.request("send", to=friend, cid="p2", body=0))["code"] == 0
 
 
-async def test_platform_ban_kicks_and_expires(connect, uid, token, bus, stack) -> None:
+async def test_platform_ban_kicks_and_expires(connect, uid, token, bus) -> None:
     user = uid("user")
     old_token = token(user)
     first = await connect(user, gateway="gw1")
@@ -339,7 +339,7 @@ async def test_platform_requests_reject_bad_input(uid, bus) -> None:
     assert (await platform(bus, subjects.MOD_USER_MUTE, user, duration=-5)).code == 4003
     assert (await platform(bus, subjects.MOD_USER_MUTE, user, reason="x" * 600)).code == 4003
     garbage = await bus.request(subjects.MOD_USER_BAN, b"\xc1not msgpack", timeout=CALL_TIMEOUT)
-    assert garbage.data  # a reply, not a crash
+    assert reply_decoder.decode(garbage.data).code == 4003
     state = await platform(bus, subjects.MOD_USER_STATE, user)
     assert state.data == {"uid": user, "banned_until": 0, "muted_until": 0}
 
@@ -481,7 +481,7 @@ async def test_audit_pages_in_order(connect, uid, bus) -> None:
     assert bad.code == 4003
 
 
-async def test_moderation_survives_concurrent_requests(connect, uid) -> None:
+async def test_concurrent_mutes_all_apply(connect, uid) -> None:
     owner, room = uid("owner"), uid("room")
     members = [uid("m") for _ in range(4)]
     o = await connect(owner)
