@@ -267,7 +267,7 @@ class ChatService:
                             available - remaining, available)
             finally:
                 await sub.unsubscribe()
-        messages = messages[-query.limit:]
+        messages = messages[:query.limit]
         return {"messages": [msgspec.to_builtins(m) for m in messages], "first": first}
 
 
