@@ -132,7 +132,8 @@ class Stack:
                         break
                     except (NoRespondersError, TimeoutError):
                         if time.monotonic() > deadline:
-                            raise RuntimeError(f"{kind} worker did not answer on {subject}")
+                            raise RuntimeError(
+                                f"{kind} worker did not answer on {subject}") from None
                         await asyncio.sleep(0.1)
         finally:
             await nc.close()

@@ -60,7 +60,7 @@ async def test_racing_logins_leave_newest_session(stack, uid, token, bus) -> Non
         b = await Client.connect(stack.url("gw2"))
         delay = random.uniform(0, 0.004)
 
-        async def login_later(client: Client, wait: float) -> dict:
+        async def login_later(client: Client, wait: float, user: str = user) -> dict:
             await asyncio.sleep(wait)
             return await client.request("login", token=token(user))
 
