@@ -12,6 +12,8 @@ $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	# The admin console's browser test drives Debian's chromium through Playwright.
+	test -x /usr/bin/chromium || (apt-get update && apt-get install -y chromium)
 	touch $(STAMP)
 
 run: $(STAMP)
