@@ -12,7 +12,7 @@ from bus.codes import Code, CommandError
 log = logging.getLogger("mimo.api")
 
 # HTTP status of each protocol code a worker may return. Code -1 is not listed: it is 503
-# when no worker answered and 500 when a worker failed.
+# when no worker responded and 500 when a worker failed.
 STATUS = {
     Code.AUTH_FAILED: 401,
     Code.USER_BANNED: 403, Code.USER_MUTED: 403, Code.ROOM_MUTED: 403, Code.ROOM_BANNED: 403,
@@ -42,12 +42,12 @@ class ApiError(Exception):
 
 
 def invalid(message: str) -> ApiError:
-    """A 400 with code 4003 for input that passed the schema but is still invalid."""
+    """Build a 400 with code 4003 for input that passed the schema but is still invalid."""
     return ApiError(400, Code.INVALID_COMMAND, message)
 
 
 def unavailable(message: str) -> ApiError:
-    """A 503 with code -1: a worker or NATS did not answer."""
+    """Build a 503 with code -1 for a worker or NATS that did not respond."""
     return ApiError(503, Code.INTERNAL, message)
 
 
@@ -61,7 +61,7 @@ def _handle_api_error(request: Request, exc: ApiError) -> Response:
 
 def _handle_command_error(request: Request, exc: CommandError) -> Response:
     if exc.code == Code.INTERNAL:
-        # bus.connection.call raises code -1 only when no worker answered.
+        # bus.connection.call raises code -1 only when no worker responded.
         return _error(503, Code.INTERNAL, exc.message)
     return _error(STATUS.get(exc.code, 400), exc.code, exc.message)
 
