@@ -37,7 +37,7 @@ class Login(_Command, tag="login"):
     platform: Platform = "other"
     device: ShortText = ""
     sdk: ShortText = ""
-    since: dict[Id, Seq] | None = None
+    since: Annotated[dict[Id, Seq], Meta(max_length=MAX_SINCE_ROOMS)] | None = None
 
 
 class Logout(_Command, tag="logout"):

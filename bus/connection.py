@@ -4,10 +4,10 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
+import nats
 from nats.aio.client import Client
 from nats.errors import NoRespondersError, TimeoutError
 
-import nats
 from bus.codes import Code, CommandError
 from bus.types import Reply, encode, reply_decoder
 
@@ -77,9 +77,11 @@ async def call(nc: Client, subject: str, payload: object, timeout: float) -> Rep
     try:
         msg = await nc.request(subject, encode(payload), timeout=timeout)
     except NoRespondersError:
-        raise CommandError(Code.INTERNAL, f"no worker is serving {subject}") from None
+        log.error("no worker is serving subject=%s", subject)
+        raise CommandError(Code.INTERNAL, "service unavailable: try again later") from None
     except TimeoutError:
-        raise CommandError(Code.INTERNAL, f"request to {subject} timed out") from None
+        log.error("request timed out subject=%s timeout=%.1fs", subject, timeout)
+        raise CommandError(Code.INTERNAL, "service timed out: try again") from None
     return reply_decoder.decode(msg.data)
 
 

@@ -172,6 +172,7 @@ class Gateway:
             send=lambda data: ws.send(data, text=codec.text),
             encode_gap=self._gap_encoders[codec.name],
             high_water=self.settings.outbound_high_water,
+            limit=self.settings.outbound_limit,
             slow_close_after=self.settings.slow_close_after,
             on_slow=lambda: self._slow_consumer(conn),
             on_shed=self.stats.count_shed,

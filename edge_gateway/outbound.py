@@ -3,8 +3,9 @@
 Never blocks the broadcast on one client: producers only append. Past the high-water mark a
 room batch without `high` messages is shed (`low` first, then `normal` past twice the mark)
 and replaced by a `gap` notice; a connection that stays over the mark for
-`slow_close_after` seconds is closed with 4008. Replies, personal messages and `high`
-messages are never shed.
+`slow_close_after` seconds, or whose queue would pass `limit` bytes, is closed with 4008.
+Replies, personal messages and `high` messages are never shed, so `limit` is what bounds
+the buffer.
 """
 
 import asyncio
@@ -39,6 +40,7 @@ class Outbound:
         send: Callable[[bytes], "asyncio.Future | object"],
         encode_gap: Callable[[str, int, int], bytes],
         high_water: int,
+        limit: int,
         slow_close_after: float,
         on_slow: Callable[[], None],
         on_shed: Callable[[str, str, int], None],
@@ -46,6 +48,7 @@ class Outbound:
         self._send = send
         self._encode_gap = encode_gap
         self.high_water = high_water
+        self.limit = limit
         self.slow_close_after = slow_close_after
         self._on_slow = on_slow
         self._on_shed = on_shed
@@ -64,6 +67,9 @@ class Outbound:
                 self._shed(frame)
                 self._check_slow()
                 return
+        if self.queued_bytes + len(frame.data) > self.limit:
+            self._on_slow()
+            return
         self._append(frame)
         self._check_slow()
 

@@ -301,8 +301,10 @@ class RoomHub:
             last = to_seq
         member.buffer = None
         member.cursor = last
-        for item in items:
-            conn.outbound.push(Frame(conn.codec.encode(item)))
+        size = self.settings.batch_max
+        for start in range(0, len(items), size):
+            chunk = items[start:start + size]
+            conn.outbound.push(Frame(conn.codec.encode(chunk[0] if len(chunk) == 1 else chunk)))
         self.gateway.stats.delivered_room += sum(1 for item in items if item["op"] == "msg")
 
 

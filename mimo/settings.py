@@ -204,8 +204,9 @@ class Settings:
         "MIMO_OUTBOUND_HIGH_WATER", 256 * 1024, _positive_int,
         "queued bytes per connection past which low and normal messages are shed", "bytes")
     outbound_limit: int = _setting(
-        "MIMO_OUTBOUND_LIMIT", 1024 * 1024, _positive_int,
-        "queued bytes per connection counted as over the limit", "bytes")
+        "MIMO_OUTBOUND_LIMIT", 8 * 1024 * 1024, _positive_int,
+        "queued bytes per connection; a connection that would pass it is closed with 4008",
+        "bytes")
     slow_close_after: float = _setting(
         "MIMO_SLOW_CLOSE_AFTER", 5.0, _positive_float,
         "time over the high-water mark before close 4008", "seconds")
