@@ -179,6 +179,8 @@ async def test_kick_bans_live_member(connect, uid, member_gateway: str) -> None:
     listed = await m.request("room.list")
     assert room not in [entry["room"] for entry in listed["rooms"]]
 
+    # Had the member's session kept the room, "during" would arrive before "back".
+    assert (await o.request("send", room=room, cid="during", body="during"))["code"] == 0
     assert (await o.request("room.unban", room=room, uid=member))["code"] == 0
     assert (await m.request("room.join", room=room))["code"] == 0
     assert (await o.request("send", room=room, cid="back", body="back"))["code"] == 0
