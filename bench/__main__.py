@@ -58,8 +58,8 @@ def run_one(scenario: scenarios.Scenario, target: str, root: Path) -> dict[str, 
     server = make_server(target, root)
     print(f"== {scenario.name} on {target}", flush=True)
     started = time.monotonic()
-    server.start()
     try:
+        server.start()
         config = {**scenario.config, "target": server.kind, "host": "127.0.0.1",
                   "port": server.port, "secret": server.secret, "pids": server.pids,
                   "steps": scenario.steps, "max_seconds": LOADGEN_TIMEOUT}
@@ -71,7 +71,7 @@ def run_one(scenario: scenarios.Scenario, target: str, root: Path) -> dict[str, 
 
 def main() -> None:
     args = parse_args()
-    out = args.out or RESULTS / time.strftime("%Y%m%d-%H%M%S")
+    out = (args.out or RESULTS / time.strftime("%Y%m%d-%H%M%S")).resolve()
     out.mkdir(parents=True, exist_ok=True)
     chosen = scenarios.build(args.duration, args.scale, args.rates)
     results: dict[str, Any] = {"machine": report.machine(), "args": {

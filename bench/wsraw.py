@@ -93,6 +93,8 @@ class CountingClient(asyncio.Protocol):
             status = bytes(buffer[:buffer.find(b"\r\n")])
             del buffer[:end + 4]
             self._handshake = False
+            if self.opened.done():  # the caller stopped waiting
+                return
             if b" 101 " not in status:
                 self.opened.set_exception(ConnectionError(f"handshake rejected: {status!r}"))
                 assert self.transport is not None
