@@ -6,10 +6,10 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+import nats
 import pytest
 from nats.aio.client import Client as Nats
 
-import nats
 from bus import subjects
 from bus.connection import call
 from bus.types import Actor, Reply, Request, UserRequest

@@ -10,11 +10,11 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
+import nats
 import pytest
 from nats.aio.client import Client as Nats
 from nats.errors import NoRespondersError, TimeoutError
 
-import nats
 from bus import subjects
 from bus.commands import Send
 from bus.connection import call
