@@ -91,3 +91,17 @@ async def call_ok(nc: Client, subject: str, payload: object, timeout: float) -> 
     if reply.code != Code.OK:
         raise CommandError(Code(reply.code), reply.error)
     return reply.data
+
+
+async def close_quietly(nc: Client, timeout: float = 2.0) -> None:
+    """Drain `nc` when connected, else close it; at shutdown NATS may already be gone."""
+    if nc.is_connected:
+        try:
+            await asyncio.wait_for(nc.drain(), timeout)
+            return
+        except (TimeoutError, nats.errors.Error) as exc:
+            log.info("nats drain skipped at shutdown: %s", exc)
+    try:
+        await nc.close()
+    except nats.errors.Error as exc:
+        log.info("nats close at shutdown: %s", exc)

@@ -9,7 +9,7 @@ import uvloop
 from websockets.asyncio.server import serve
 from websockets.http11 import Response
 
-from bus.connection import connect_with_retry
+from bus.connection import close_quietly, connect_with_retry
 from edge_gateway.codec import SUBPROTOCOLS
 from edge_gateway.gateway import Gateway
 from mimo import logs
@@ -69,7 +69,7 @@ async def main(settings: Settings) -> None:
         await stop.wait()
         log.info("gateway stopping id=%s", gateway_id)
         await gateway.shutdown()
-    await nc.drain()
+    await close_quietly(nc)
     log.info("gateway stopped id=%s", gateway_id)
 
 

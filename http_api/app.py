@@ -12,7 +12,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.static_files import create_static_files_router
 
-from bus.connection import connect_with_retry
+from bus.connection import close_quietly, connect_with_retry
 from http_api import routes_platform, routes_rooms, routes_users
 from http_api.errors import HANDLERS, ErrorBody
 from http_api.metrics import Aggregator
@@ -45,7 +45,7 @@ def create_app(settings: Settings) -> Litestar:
 
     async def shutdown(app: Litestar) -> None:
         await aggregator.stop()
-        await app.state.nc.drain()
+        await close_quietly(app.state.nc)
 
     admin = create_static_files_router(path="/admin", directories=[ADMIN_DIR], html_mode=True,
                                        include_in_schema=False, name="admin")

@@ -16,7 +16,7 @@ from nats.js import JetStreamContext
 from redis.asyncio import Redis
 
 from bus.codes import Code, CommandError
-from bus.connection import connect_with_retry
+from bus.connection import close_quietly, connect_with_retry
 from bus.service import Service
 from bus.types import Actor, encode
 from mimo import logs
@@ -28,6 +28,7 @@ from state.scripts import Scripts
 log = logging.getLogger("mimo.worker")
 
 FLUSH_INTERVAL = 1.0  # seconds between flushes of batched counters
+SHUTDOWN_FLUSH_TIMEOUT = 2.0  # seconds the last flush may take when Valkey may be gone
 METRICS_INTERVAL = 1.0  # seconds between reports on METRICS_SUBJECT
 # Each worker process publishes its cumulative `WorkerMetrics` here; the API aggregates them
 # for GET /metrics.
@@ -190,10 +191,13 @@ async def _main(
 
     await stop.wait()
     log.info("%s worker stopping", kind)
-    await nc.drain()
+    await close_quietly(nc)
     await service.drain()
     flusher.cancel()
     reporter.cancel()
-    await ctx.counters.flush()
+    try:
+        await asyncio.wait_for(ctx.counters.flush(), SHUTDOWN_FLUSH_TIMEOUT)
+    except TimeoutError:
+        log.error("final flush of daily counters timed out; the last second is lost")
     await redis.aclose()
     log.info("%s worker stopped", kind)
