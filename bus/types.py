@@ -179,14 +179,28 @@ class PresenceReport(Struct, kw_only=True):
     rooms: list[str] | None = None
 
 
+# Upper bounds (seconds) of the fan-out latency histogram that gateways report.
+FANOUT_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+
 class GatewayStats(Struct, kw_only=True):
-    """Counts a gateway has gathered since its previous report, published every second."""
+    """Counts a gateway has gathered since its previous report, published every second.
+
+    `commands` maps "op code" to the number of client commands answered with that code.
+    `fanout` counts room messages per `FANOUT_BUCKETS` bound (not cumulative) by the time
+    from the worker's timestamp to the gateway queueing them on its members' connections.
+    """
 
     gateway: str
     connections: int = 0
     delivered_room: int = 0
     delivered_p2p: int = 0
     dropped: dict[str, int] = {}
+    logins: int = 0
+    commands: dict[str, int] = {}
+    fanout: list[int] = []
+    fanout_over: int = 0  # messages slower than the largest bound
+    fanout_sum: float = 0.0
 
 
 _encoder = msgspec.msgpack.Encoder()

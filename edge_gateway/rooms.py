@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -174,8 +175,14 @@ class RoomChannel:
                                             self._batch_to))
             member.cursor = self._batch_to
             delivered += 1
-        self.hub.gateway.stats.delivered_room += delivered * sum(
-            1 for item in items if item["op"] == "msg")
+        stats = self.hub.gateway.stats
+        now_ms = time.time() * 1000
+        messages = 0
+        for item in items:
+            if item["op"] == "msg":
+                messages += 1
+                stats.observe_fanout(max(0.0, now_ms - item["ts"]) / 1000)
+        stats.delivered_room += delivered * messages
 
     def broadcast(self, item: dict[str, Any]) -> None:
         """Queue one object (an event) on every member, encoded once per subprotocol."""

@@ -7,7 +7,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from bus import subjects
-from bus.types import GatewayStats, encode
+from bus.types import FANOUT_BUCKETS, GatewayStats, encode
 
 if TYPE_CHECKING:
     from edge_gateway.gateway import Gateway
@@ -25,6 +25,11 @@ class Stats:
         self.shed_by_room: dict[tuple[str, str], int] = {}
         self.commands: dict[tuple[str, int], int] = {}
         self.logins = 0
+        self.fanout = [0] * len(FANOUT_BUCKETS)
+        self.fanout_over = 0
+        self.fanout_sum = 0.0
+        self._published_logins = 0
+        self._published_commands: dict[tuple[str, int], int] = {}
         self._published_room = 0
         self._published_p2p = 0
         self._published_dropped: dict[str, int] = {}
@@ -36,6 +41,15 @@ class Stats:
         self.count_drop(f"shed_{reason}", amount)
         key = (room, reason)
         self.shed_by_room[key] = self.shed_by_room.get(key, 0) + amount
+
+    def observe_fanout(self, seconds: float) -> None:
+        for index, bound in enumerate(FANOUT_BUCKETS):
+            if seconds <= bound:
+                self.fanout[index] += 1
+                break
+        else:
+            self.fanout_over += 1
+        self.fanout_sum += seconds
 
     def count_command(self, op: str, code: int) -> None:
         key = (op, code)
@@ -51,7 +65,19 @@ class Stats:
             dropped={reason: count - self._published_dropped.get(reason, 0)
                      for reason, count in self.dropped.items()
                      if count != self._published_dropped.get(reason, 0)},
+            logins=self.logins - self._published_logins,
+            commands={f"{op} {code}": count - self._published_commands.get((op, code), 0)
+                      for (op, code), count in self.commands.items()
+                      if count != self._published_commands.get((op, code), 0)},
+            fanout=self.fanout,
+            fanout_over=self.fanout_over,
+            fanout_sum=self.fanout_sum,
         )
+        self.fanout = [0] * len(FANOUT_BUCKETS)
+        self.fanout_over = 0
+        self.fanout_sum = 0.0
+        self._published_logins = self.logins
+        self._published_commands = dict(self.commands)
         self._published_room = self.delivered_room
         self._published_p2p = self.delivered_p2p
         self._published_dropped = dict(self.dropped)

@@ -5,9 +5,9 @@ Sources, all over NATS:
   the gateway's previous report.
 - `workers.metrics` (`WorkerMetrics`, every second per worker process): cumulative request
   counts and latency per subject, and cumulative daily-counter totals such as `room_up`.
-- `room.*.msg`: the API subscribes like a gateway does and observes, per room message, the
-  time from the worker stamping it (`ts`) to its arrival here. This is the fan-out latency of
-  the bus hop to a subscriber; it does not include a gateway's queueing and socket write.
+  Gateways also report client commands by op and code, logins, and the fan-out latency of
+  room messages: from the worker's timestamp to the gateway queueing the batch on its members'
+  connections (the order hold and the batch window included, the socket write not).
 
 Counters are kept since the API started, and a worker's last report is kept after it stops,
 so every `_total` only grows while the API runs.
@@ -25,35 +25,15 @@ from nats.aio.subscription import Subscription
 
 from bus import subjects
 from bus.service import Metrics
-from bus.types import stats_decoder
+from bus.types import FANOUT_BUCKETS, stats_decoder
 from workers.runtime import METRICS_SUBJECT, WorkerMetrics
 
 log = logging.getLogger("mimo.api.metrics")
 
 GATEWAY_STALE_AFTER = 5.0  # seconds without a report before a gateway's connections drop out
 RATE_WINDOW = 10.0  # seconds over which messages per second are computed
-FANOUT_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
-# Worker subjects that serve a client command, with the command's `op`.
-COMMAND_OPS = {
-    "im.auth.login": "login", "im.rooms.create": "room.create", "im.rooms.join": "room.join",
-    "im.rooms.leave": "room.leave", "im.rooms.destroy": "room.destroy",
-    "im.rooms.list": "room.list", "im.rooms.admin": "room.admin", "im.chat.send": "send",
-    "im.chat.pending": "pending", "im.chat.ack": "ack", "im.mod.room_mute": "room.mute",
-    "im.mod.room_unmute": "room.unmute", "im.mod.room_kick": "room.kick",
-    "im.mod.room_unban": "room.unban", "im.mod.room_mute_all": "room.mute_all",
-    "im.mod.block": "block", "im.mod.unblock": "unblock", "im.mod.blocks": "blocks",
-}
-
-
-class RoomStamp(msgspec.Struct):
-    """The only field of a `RoomMessage` the API reads."""
-
-    ts: int = 0
-
-
-_stamp_decoder = msgspec.msgpack.Decoder(RoomStamp)
 _worker_decoder = msgspec.msgpack.Decoder(WorkerMetrics)
 
 
@@ -78,7 +58,9 @@ class Aggregator:
         self.delivered: dict[str, int] = {"room": 0, "p2p": 0}
         self.dropped: dict[str, int] = {}
         self.workers: dict[str, WorkerMetrics] = {}  # instance -> latest report
-        self.fanout = [0] * len(FANOUT_BUCKETS)
+        self.fanout = [0] * len(FANOUT_BUCKETS)  # per bucket, not cumulative
+        self.logins = 0
+        self.commands: dict[tuple[str, int], int] = {}
         self.fanout_count = 0
         self.fanout_sum = 0.0
         self._samples: deque[tuple[float, int, int]] = deque()
@@ -89,7 +71,6 @@ class Aggregator:
         self._subs = [
             await nc.subscribe(subjects.GATEWAY_STATS_ALL, cb=self._on_gateway),
             await nc.subscribe(METRICS_SUBJECT, cb=self._on_worker),
-            await nc.subscribe("room.*.msg", cb=self._on_room_message),
         ]
         self._sampler = asyncio.create_task(self._sample_loop())
 
@@ -113,6 +94,14 @@ class Aggregator:
         self.delivered["p2p"] += report.delivered_p2p
         for reason, count in report.dropped.items():
             self.dropped[reason] = self.dropped.get(reason, 0) + count
+        self.logins += report.logins
+        for key, count in report.commands.items():
+            op, _, code = key.rpartition(" ")
+            self.commands[(op, int(code))] = self.commands.get((op, int(code)), 0) + count
+        for index, count in enumerate(report.fanout[:len(self.fanout)]):
+            self.fanout[index] += count
+        self.fanout_count += sum(report.fanout) + report.fanout_over
+        self.fanout_sum += report.fanout_sum
 
     async def _on_worker(self, msg: Msg) -> None:
         try:
@@ -121,20 +110,6 @@ class Aggregator:
             log.warning("undecodable worker metrics: %s", error)
             return
         self.workers[report.instance] = report
-
-    async def _on_room_message(self, msg: Msg) -> None:
-        try:
-            stamp = _stamp_decoder.decode(msg.data)
-        except msgspec.DecodeError:
-            return
-        if stamp.ts <= 0:
-            return
-        seconds = max(0.0, time.time() - stamp.ts / 1000)
-        for index, bound in enumerate(FANOUT_BUCKETS):
-            if seconds <= bound:
-                self.fanout[index] += 1
-        self.fanout_count += 1
-        self.fanout_sum += seconds
 
     # --- derived values ---------------------------------------------------------------------
 
@@ -209,16 +184,13 @@ class Aggregator:
             sample("mimo_gateway_connections", count, gateway=gateway)
 
         requests = self.requests()
-        family("mimo_logins_total", "counter", "Successful logins.")
-        sample("mimo_logins_total", requests.get(("im.auth.login", 0), 0))
+        family("mimo_logins_total", "counter", "Successful logins on gateways.")
+        sample("mimo_logins_total", self.logins)
 
         family("mimo_commands_total", "counter",
-               "Client commands served by workers, by op and response code (REST calls on the "
-               "same subjects included).")
-        for (subject, code), count in sorted(requests.items()):
-            op = COMMAND_OPS.get(subject)
-            if op is not None:
-                sample("mimo_commands_total", count, op=op, code=code)
+               "Client commands answered by gateways, by op and response code.")
+        for (op, code), count in sorted(self.commands.items()):
+            sample("mimo_commands_total", count, op=op, code=code)
 
         family("mimo_worker_requests_total", "counter", "Worker requests by subject and code.")
         for (subject, code), count in sorted(requests.items()):
@@ -239,9 +211,12 @@ class Aggregator:
             sample("mimo_messages_dropped_total", count, reason=reason)
 
         family("mimo_fanout_latency_seconds", "histogram",
-               "Seconds from a room message's worker timestamp to its arrival at a subscriber.")
+               "Seconds from a room message's worker timestamp to a gateway queueing it for its "
+               "members.")
+        cumulative = 0
         for bound, count in zip(FANOUT_BUCKETS, self.fanout, strict=True):
-            sample("mimo_fanout_latency_seconds_bucket", count, le=_number(bound))
+            cumulative += count
+            sample("mimo_fanout_latency_seconds_bucket", cumulative, le=_number(bound))
         sample("mimo_fanout_latency_seconds_bucket", self.fanout_count, le="+Inf")
         sample("mimo_fanout_latency_seconds_sum", self.fanout_sum)
         sample("mimo_fanout_latency_seconds_count", self.fanout_count)
