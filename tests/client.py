@@ -61,6 +61,12 @@ class Client:
         transport.resume_reading = lambda: None  # type: ignore[method-assign]
         transport.pause_reading()
 
+    def resume(self) -> None:
+        """Read from the socket again after `go_silent`."""
+        transport = self.ws.transport
+        transport.__dict__.pop("resume_reading", None)
+        transport.resume_reading()
+
     async def send_raw(self, data: Any) -> None:
         await self.ws.send(data)
 
