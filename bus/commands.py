@@ -158,7 +158,7 @@ class Head(Struct, forbid_unknown_fields=False):
 
 
 def reply_id(value: Any) -> int | str | None:
-    """The `id` to echo in an error reply: only a valid one, never a large or odd value."""
+    """Return the `id` to echo in an error reply, or None for an invalid one."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int) and -(2**63) <= value < 2**63:

@@ -72,7 +72,7 @@ async def connect_with_retry(
 async def call(nc: Client, subject: str, payload: object, timeout: float) -> Reply:
     """Send a request to a worker queue group and decode its reply.
 
-    Raises `CommandError` with code -1 when no worker answers in `timeout` seconds.
+    Raises `CommandError` with code -1 when no worker replies within `timeout` seconds.
     """
     try:
         msg = await nc.request(subject, encode(payload), timeout=timeout)

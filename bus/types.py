@@ -12,7 +12,7 @@ from bus.commands import Command
 
 
 class Actor(Struct, kw_only=True):
-    """Who issued a command: a user's session, or the business system through REST."""
+    """The identity behind a command: a user's session, or the business system through REST."""
 
     uid: str | None = None
     session: str | None = None
@@ -186,7 +186,7 @@ FANOUT_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 
 class GatewayStats(Struct, kw_only=True):
     """Counts a gateway has gathered since its previous report, published every second.
 
-    `commands` maps "op code" to the number of client commands answered with that code.
+    `commands` maps "op code" to the number of client commands replied to with that code.
     `fanout` counts room messages per `FANOUT_BUCKETS` bound (not cumulative) by the time
     from the worker's timestamp to the gateway queueing them on its members' connections.
     """
@@ -220,7 +220,7 @@ PlatformClass = Literal["mobile", "web", "pc", "other"]
 
 
 def platform_class(platform: str) -> str:
-    """The session-policy class of a client platform: ios and android are both mobile."""
+    """Return the session-policy class of a platform: ios and android are both mobile."""
     if platform in ("ios", "android"):
         return "mobile"
     if platform in ("web", "pc"):

@@ -92,7 +92,7 @@ def error_reply(op: str, request_id: Any, code: int, message: str) -> dict:
 
 
 def resume_items(room: str, since: int, latest: int, messages: list[dict]) -> list[dict]:
-    """The replay of `room` after seq `since` up to `latest`, in seq order, with a `gap`
+    """Build the replay of `room` after seq `since` up to `latest`, in seq order, with a `gap`
     for every range that history no longer holds."""
     items: list[dict] = []
     expected = since + 1
@@ -520,7 +520,7 @@ class Gateway:
         conn.push(reply(cmd, data))
 
     def remove_from_room(self, entry: UserEntry, removed: RoomRemoved) -> None:
-        """The user lost membership of a room (kick with ban): tell every session."""
+        """Tell every session of the user that it lost a room (a kick with ban)."""
         for conn in list(entry.connections):
             if removed.room in conn.rooms:
                 self.hub.detach(removed.room, conn)

@@ -68,7 +68,7 @@ class RoomChannel:
         self.users: dict[str, int] = {}  # uid -> local connections in this room
         self.pending_joins = 0  # joins in flight that subscribed ahead of their reply
         self.subscription: Subscription | None = None
-        self.next_seq: int | None = None  # None until a join reply tells the latest seq
+        self.next_seq: int | None = None  # None until a join reply gives the latest seq
         self.held: dict[int, RoomMessage] = {}
         self._hold_timer: asyncio.TimerHandle | None = None
         self._batch: list[dict[str, Any]] = []
@@ -267,7 +267,7 @@ class RoomHub:
         return member
 
     def release(self, channel: RoomChannel) -> None:
-        """End one join in flight that failed; drop the channel when nobody needs it."""
+        """End one join in flight that failed, and drop the channel if no member needs it."""
         channel.pending_joins -= 1
         self._maybe_drop(channel)
 

@@ -56,7 +56,7 @@ class Stats:
         self.commands[key] = self.commands.get(key, 0) + 1
 
     def delta(self, gateway_id: str, connections: int) -> GatewayStats:
-        """The counts since the previous call, as a report."""
+        """Return the counts since the previous call as a report."""
         report = GatewayStats(
             gateway=gateway_id,
             connections=connections,

@@ -220,7 +220,7 @@ ENV_FILE = ".env"
 
 
 def read_env_file(path: str = ENV_FILE) -> dict[str, str]:
-    """The `NAME=value` lines of a `.env` file; an absent file gives nothing."""
+    """Read the `NAME=value` lines of a `.env` file, or nothing when the file is absent."""
     values: dict[str, str] = {}
     try:
         with open(path, encoding="utf-8") as file:
@@ -268,7 +268,7 @@ def load_or_exit() -> Settings:
 
 
 def markdown_table() -> str:
-    """The settings as a Markdown table, for the README."""
+    """Format every setting as a Markdown table, for the README."""
     rows = ["| variable | default | unit | meaning |", "|---|---|---|---|"]
     for item in dataclasses.fields(Settings):
         meta = item.metadata

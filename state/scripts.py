@@ -205,11 +205,15 @@ if gw ~= '' then
   redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), gw)
   local n_adds = tonumber(ARGV[5])
   for i = 6, 5 + n_adds do
-    if redis.call('HSETNX', key, ARGV[i], 1) == 1 then redis.call('HINCRBY', KEYS[2], ARGV[i], 1) end
+    if redis.call('HSETNX', key, ARGV[i], 1) == 1 then
+      redis.call('HINCRBY', KEYS[2], ARGV[i], 1)
+    end
   end
   for i = 6 + n_adds, #ARGV do
     if redis.call('HDEL', key, ARGV[i]) == 1 then
-      if redis.call('HINCRBY', KEYS[2], ARGV[i], -1) <= 0 then redis.call('HDEL', KEYS[2], ARGV[i]) end
+      if redis.call('HINCRBY', KEYS[2], ARGV[i], -1) <= 0 then
+        redis.call('HDEL', KEYS[2], ARGV[i])
+      end
     end
   end
   if redis.call('HLEN', key) == 0 then

@@ -41,7 +41,7 @@ def room_mid(room: str, seq: int) -> str:
 
 
 def personal_msg(seq: int, message: InboxMessage) -> dict[str, Any]:
-    """The client object of a stored personal message."""
+    """Build the client object of a stored personal message."""
     return {"op": "msg", "mid": str(seq), "from": message.sender, "to": message.to,
             "body": message.body, "ts": message.ts, "seq": seq, "ack": True,
             "priority": message.priority}
