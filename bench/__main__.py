@@ -1,7 +1,7 @@
 """Run the fan-out benchmark: `python -m bench [--scenarios ...] [--scale F]`.
 
-Each scenario runs against each of its targets in turn: the target starts pinned to one
-core, the load generator runs as its own process on the other core, and the results of the
+Each scenario runs against each of its targets in turn. The target starts pinned to one
+core and the load generator runs as its own process on the other core. The results of the
 whole run go to bench/results/RUN/ as results.json, table.md and fanout.png.
 """
 

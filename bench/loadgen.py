@@ -1,8 +1,8 @@
 """The load generator process: `python -m bench.loadgen CONFIG.json RESULT.json`.
 
-It opens the receivers (most counted by `CountingClient`, a sample decoded in full), the
-senders, then runs each step of the configuration: send at a rate for a duration, wait for
-the deliveries to drain, and record deliveries, losses, latency and the CPU time and
+It opens the receivers (most counted by `CountingClient`, a sample decoded in full) and
+the senders. Each step of the configuration then sends at a rate for a duration and waits
+for the deliveries to drain. It records deliveries, losses, latency, and the CPU time and
 memory of every process named in the configuration.
 """
 

@@ -2,8 +2,8 @@
 
 The load generator uses it for every connection it does not sample: per received data
 chunk it parses frame headers and counts a byte pattern in the payloads with `bytes.count`,
-so thousands of connections cost the generator little CPU. It answers pings, records the
-close code, and can keep the payloads of the first frames for the setup replies.
+so thousands of connections cost the generator little CPU. It replies to pings, records
+the close code, and can keep the payloads of the first frames for the setup replies.
 """
 
 from __future__ import annotations
