@@ -42,6 +42,22 @@ class Codec:
             self._head = commands.msgpack_head_decoder
             self._encoder = msgspec.msgpack.Encoder()
         self.encode = self._encoder.encode
+        self._opcode = 0x81 if self.text else 0x82  # FIN bit with the text or binary opcode
+
+    def frame(self, payload: bytes) -> bytes:
+        """Frame `payload` as one unmasked, unfragmented server-to-client WebSocket frame."""
+        length = len(payload)
+        if length < 126:
+            header = bytes((self._opcode, length))
+        elif length < 65536:
+            header = bytes((self._opcode, 126)) + length.to_bytes(2, "big")
+        else:
+            header = bytes((self._opcode, 127)) + length.to_bytes(8, "big")
+        return header + payload
+
+    def encode_frame(self, obj: Any) -> bytes:
+        """Encode `obj` and frame it for the wire."""
+        return self.frame(self._encoder.encode(obj))
 
     def decode(self, frame: str | bytes, max_body: int) -> commands.Command:
         if isinstance(frame, str) != self.text:

@@ -54,4 +54,4 @@ class Connection:
         """Queue one object that is never shed (a reply, a notice, a personal message)."""
         from edge_gateway.outbound import Frame
 
-        self.outbound.push(Frame(self.codec.encode(obj)))
+        self.outbound.push(Frame(self.codec.encode_frame(obj)))

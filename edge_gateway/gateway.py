@@ -40,7 +40,7 @@ from edge_gateway.codec import CODECS, JSON, FrameError
 from edge_gateway.connection import Connection, Unacked
 from edge_gateway.outbound import Frame, Outbound
 from edge_gateway.presence import PresenceReporter
-from edge_gateway.rooms import Member, RoomChannel, RoomHub, encode_gap, gap_notice
+from edge_gateway.rooms import Member, RoomChannel, RoomHub, gap_notice
 from edge_gateway.sessions import KICK_CLOSE, Sessions, UserEntry
 from edge_gateway.stats import Stats, publish_loop
 from mimo.logs import RateLimitedLog
@@ -122,7 +122,6 @@ class Gateway:
         self.presence = PresenceReporter(self)
         self.sessions = Sessions(self)
         self._tasks: set[asyncio.Task] = set()
-        self._gap_encoders = {name: encode_gap(name) for name in CODECS}
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -169,8 +168,8 @@ class Gateway:
         address = "%s:%s" % ws.remote_address[:2] if ws.remote_address else ""
         conn = Connection(ws, codec, address)
         conn.outbound = Outbound(
-            send=lambda data: ws.send(data, text=codec.text),
-            encode_gap=self._gap_encoders[codec.name],
+            ws,
+            encode_frame=codec.encode_frame,
             high_water=self.settings.outbound_high_water,
             limit=self.settings.outbound_limit,
             slow_close_after=self.settings.slow_close_after,
@@ -178,7 +177,6 @@ class Gateway:
             on_shed=self.stats.count_shed,
         )
         self.connections.add(conn)
-        writer = asyncio.create_task(self._write(conn))
         try:
             await self._read(conn)
         except ConnectionClosed:
@@ -190,15 +188,7 @@ class Gateway:
             if conn.close_task is not None:
                 # Returning from the handler would close with 1000: let our close code win.
                 await asyncio.gather(conn.close_task, return_exceptions=True)
-            await self._cleanup(conn, writer)
-
-    async def _write(self, conn: Connection) -> None:
-        try:
-            await conn.outbound.run()
-        except ConnectionClosed:
-            pass
-        except Exception:
-            log.exception("write failed gateway=%s uid=%s", self.id, conn.uid)
+            await self._cleanup(conn)
 
     async def _read(self, conn: Connection) -> None:
         invalid_times: list[float] = []
@@ -227,10 +217,9 @@ class Gateway:
         self.stats.count_command(op if error.op else "invalid", int(error.code))
         conn.push(error_reply(op, error.request_id, error.code, message))
 
-    async def _cleanup(self, conn: Connection, writer: asyncio.Task) -> None:
+    async def _cleanup(self, conn: Connection) -> None:
         conn.closing = True
         conn.outbound.close()
-        writer.cancel()
         for room in list(conn.rooms):
             self.hub.detach(room, conn)
         conn.rooms.clear()
@@ -446,7 +435,7 @@ class Gateway:
     def _deliver_personal(self, conn: Connection, mid: str, message: dict) -> None:
         if mid in conn.unacked or conn.closing:
             return
-        data = conn.codec.encode(message)
+        data = conn.codec.encode_frame(message)
         wait = self.settings.ack_timeout
         conn.unacked[mid] = Unacked(data, time.monotonic() + wait, min(2 * wait,
                                     self.settings.ack_backoff_max))
@@ -538,7 +527,7 @@ class Gateway:
             log.error("undecodable broadcast")
             return
         item = {"op": "broadcast", "body": broadcast.body, "ts": broadcast.ts}
-        encoded = {name: codec.encode(item) for name, codec in CODECS.items()}
+        encoded = {name: codec.encode_frame(item) for name, codec in CODECS.items()}
         for conn in list(self.connections):
             if conn.uid is not None:
                 conn.outbound.push(Frame(encoded[conn.codec.name]))

@@ -21,8 +21,8 @@ from nats.aio.subscription import Subscription
 
 from bus import subjects
 from bus.types import RoomDestroyed, RoomMessage, RoomOnline, room_event_decoder
-from edge_gateway.codec import CODECS, JSON, MSGPACK
-from edge_gateway.outbound import PRIORITY_RANK, RANK_NEVER_SHED, Frame
+from edge_gateway.codec import JSON, MSGPACK
+from edge_gateway.outbound import PRIORITY_RANK, RANK_NEVER_SHED, Frame, gap_notice
 from mimo.logs import RateLimitedLog
 
 if TYPE_CHECKING:
@@ -39,10 +39,6 @@ def client_msg(message: RoomMessage) -> dict[str, Any]:
     return {"op": "msg", "mid": message.mid, "from": message.sender, "room": message.room,
             "body": message.body, "ts": message.ts, "seq": message.seq, "ack": False,
             "priority": message.priority}
-
-
-def gap_notice(room: str, from_seq: int, to_seq: int) -> dict[str, Any]:
-    return {"op": "gap", "room": room, "from_seq": from_seq, "to_seq": to_seq}
 
 
 class Member:
@@ -170,9 +166,9 @@ class RoomChannel:
             codec = member.conn.codec
             data = encoded.get(codec.name)
             if data is None:
-                data = encoded[codec.name] = codec.encode(payload)
+                data = encoded[codec.name] = codec.encode_frame(payload)
             member.conn.outbound.push(Frame(data, self._batch_rank, self.room, self._batch_from,
-                                            self._batch_to))
+                                            self._batch_to, items=items))
             member.cursor = self._batch_to
             delivered += 1
         stats = self.hub.gateway.stats
@@ -192,7 +188,7 @@ class RoomChannel:
             codec = member.conn.codec
             data = encoded.get(codec.name)
             if data is None:
-                data = encoded[codec.name] = codec.encode(item)
+                data = encoded[codec.name] = codec.encode_frame(item)
             member.conn.outbound.push(Frame(data))
 
     def close(self) -> None:
@@ -311,17 +307,9 @@ class RoomHub:
         size = self.settings.batch_max
         for start in range(0, len(items), size):
             chunk = items[start:start + size]
-            conn.outbound.push(Frame(conn.codec.encode(chunk[0] if len(chunk) == 1 else chunk)))
+            payload = chunk[0] if len(chunk) == 1 else chunk
+            conn.outbound.push(Frame(conn.codec.encode_frame(payload)))
         self.gateway.stats.delivered_room += sum(1 for item in items if item["op"] == "msg")
 
 
-def encode_gap(codec_name: str) -> Callable[[str, int, int], bytes]:
-    codec = CODECS[codec_name]
-
-    def encode(room: str, from_seq: int, to_seq: int) -> bytes:
-        return codec.encode(gap_notice(room, from_seq, to_seq))
-
-    return encode
-
-
-__all__ = ["RoomHub", "RoomChannel", "Member", "encode_gap", "JSON", "MSGPACK"]
+__all__ = ["RoomHub", "RoomChannel", "Member", "gap_notice", "JSON", "MSGPACK"]

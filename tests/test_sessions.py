@@ -162,3 +162,13 @@ async def test_reconnect_on_other_gateway_keeps_new_session(stack, uid, token, b
     assert [s["session"] for s in sessions] == [reply["session"]]
     assert (await fresh.request("ping"))["code"] == 0
     await fresh.close()
+
+
+async def test_burst_of_logins_all_succeed(stack, uid, token) -> None:
+    """Two hundred logins at once: none fails for lack of a Valkey connection."""
+    clients = [await Client.connect(stack.url("gw1" if n % 2 else "gw2")) for n in range(200)]
+    replies = await asyncio.gather(*(client.request("login", token=token(uid("burst")))
+                                     for client in clients))
+    assert [reply["code"] for reply in replies] == [0] * 200
+    for client in clients:
+        await client.close()
