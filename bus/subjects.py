@@ -32,6 +32,7 @@ ROOMS_INFO = "im.rooms.info"
 ROOMS_MEMBERS = "im.rooms.members"
 ROOMS_SEQS = "im.rooms.seqs"
 ROOMS_ADMIN = "im.rooms.admin"
+ROOMS_METRICS = "im.rooms.metrics"  # daily metrics over a date range
 
 CHAT_SEND = "im.chat.send"
 CHAT_PENDING = "im.chat.pending"
@@ -58,6 +59,9 @@ MOD_ROOM_RATE = "im.mod.room_rate"
 # Published by gateways and consumed by the rooms worker (presence) and the auth worker.
 GATEWAY_PRESENCE_ALL = "gateway.*.presence"
 GATEWAY_STATS_ALL = "gateway.*.stats"
+
+# Published by every worker process once a second: its request counts and latency.
+WORKER_METRICS = "workers.metrics"
 
 BROADCAST_ALL = "broadcast.all"
 EVENTS_PREFIX = "events"

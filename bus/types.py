@@ -203,6 +203,20 @@ class GatewayStats(Struct, kw_only=True):
     fanout_sum: float = 0.0
 
 
+class WorkerMetrics(Struct, kw_only=True):
+    """A worker process's counts since it started: every field only grows."""
+
+    kind: str
+    instance: str
+    # [subject, code, count] for each subject and reply code served.
+    requests: list[tuple[str, int, int]] = []
+    # Per subject: counts per bucket of `bus.service.Metrics.BUCKETS` (each bucket counts the
+    # requests at or under its bound), then the total count, then the sum of seconds.
+    latency: dict[str, list[float]] = {}
+    # Daily counter names (room_up, p2p_up, ...) with their totals since start.
+    counters: dict[str, int] = {}
+
+
 _encoder = msgspec.msgpack.Encoder()
 encode = _encoder.encode
 

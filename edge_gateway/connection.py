@@ -9,7 +9,7 @@ from typing import Any
 from websockets.asyncio.server import ServerConnection
 
 from edge_gateway.codec import Codec
-from edge_gateway.outbound import Outbound
+from edge_gateway.outbound import Frame, Outbound
 
 
 class Unacked:
@@ -24,6 +24,11 @@ class Unacked:
 
 
 class Connection:
+    # Slots keep an idle connection small: a gateway holds tens of thousands of them.
+    __slots__ = ("ws", "codec", "address", "uid", "session", "version", "platform_class",
+                 "logging_in", "closing", "close_task", "rooms", "unacked", "inbox_buffer",
+                 "last_seen", "last_ping", "outbound", "connected_at")
+
     def __init__(self, ws: ServerConnection, codec: Codec, address: str) -> None:
         self.ws = ws
         self.codec = codec
@@ -41,7 +46,7 @@ class Connection:
         self.inbox_buffer: list[tuple[int, bytes, dict[str, Any]]] | None = []
         self.last_seen = time.monotonic()
         self.last_ping = self.last_seen
-        self.outbound: Outbound  # set by the gateway right after construction
+        self.outbound: Outbound = None  # type: ignore[assignment]  # set by the gateway next
         self.connected_at = int(time.time() * 1000)
 
     def __hash__(self) -> int:
@@ -52,6 +57,4 @@ class Connection:
 
     def push(self, obj: Any) -> None:
         """Queue one object that is never shed (a reply, a notice, a personal message)."""
-        from edge_gateway.outbound import Frame
-
         self.outbound.push(Frame(self.codec.encode_frame(obj)))

@@ -52,6 +52,9 @@ class Frame:
 
 
 class Outbound:
+    __slots__ = ("_ws", "_encode_frame", "high_water", "limit", "slow_close_after", "_on_slow",
+                 "_on_shed", "_queue", "queued_bytes", "_writer", "_over_since", "closed")
+
     def __init__(
         self,
         ws: ServerConnection,

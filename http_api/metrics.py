@@ -25,8 +25,7 @@ from nats.aio.subscription import Subscription
 
 from bus import subjects
 from bus.service import Metrics
-from bus.types import FANOUT_BUCKETS, stats_decoder
-from workers.runtime import METRICS_SUBJECT, WorkerMetrics
+from bus.types import FANOUT_BUCKETS, WorkerMetrics, stats_decoder
 
 log = logging.getLogger("mimo.api.metrics")
 
@@ -70,7 +69,7 @@ class Aggregator:
     async def start(self, nc: Client) -> None:
         self._subs = [
             await nc.subscribe(subjects.GATEWAY_STATS_ALL, cb=self._on_gateway),
-            await nc.subscribe(METRICS_SUBJECT, cb=self._on_worker),
+            await nc.subscribe(subjects.WORKER_METRICS, cb=self._on_worker),
         ]
         self._sampler = asyncio.create_task(self._sample_loop())
 

@@ -21,7 +21,6 @@ from http_api.metrics import CONTENT_TYPE, Aggregator
 from http_api.schemas import BroadcastRequest, PersonalMessageRequest, TokenRequest
 from mimo import tokens
 from mimo.settings import Settings
-from workers.rooms.stats import ROOMS_METRICS
 
 DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
 READY_PROBE_ID = "readyz-probe"  # user and room id the readiness probes ask about
@@ -38,7 +37,7 @@ def _probes() -> dict[str, tuple[str, object]]:
     today = datetime.now(UTC).date().isoformat()
     return {
         "auth": (subjects.AUTH_SESSIONS, UserRequest(uid=READY_PROBE_ID)),
-        "rooms": (ROOMS_METRICS, {"start": today, "end": today}),
+        "rooms": (subjects.ROOMS_METRICS, {"start": today, "end": today}),
         "chat": (subjects.CHAT_HISTORY, {"room": READY_PROBE_ID, "after": 0, "limit": 1}),
         "moderation": (subjects.MOD_BLOCKS, BusRequest(
             actor=Actor(uid=READY_PROBE_ID, api="api:readyz"), cmd=commands.Blocks(limit=1))),
@@ -144,7 +143,7 @@ async def daily_metrics(
     end: str = Parameter(query="to", pattern=DATE_PATTERN, description="YYYY-MM-DD"),
 ) -> dict:
     authenticate(request)
-    return await ask(request, ROOMS_METRICS, {"start": start, "end": end})
+    return await ask(request, subjects.ROOMS_METRICS, {"start": start, "end": end})
 
 
 @get("/v1/stats/overview", summary="Live connections and message rates", tags=["metrics"],

@@ -138,12 +138,16 @@ class Stack:
         finally:
             await nc.close()
 
-    def start_all(self) -> None:
+    def start_core(self) -> None:
+        """Start NATS, Valkey and one worker of each kind, and wait until they all answer."""
         self.start_nats()
         self.start_valkey()
         for kind in WORKERS:
             self.start_worker(kind)
         self.wait_for_workers()
+
+    def start_all(self) -> None:
+        self.start_core()
         self.start_gateway("gw1")
         self.start_gateway("gw2")
         self.start_api()

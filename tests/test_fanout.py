@@ -30,11 +30,7 @@ def fanout(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         "MIMO_MAX_BODY": "20000",
     })
     try:
-        stack.start_nats()
-        stack.start_valkey()
-        for kind in ("auth", "rooms", "chat", "moderation"):
-            stack.start_worker(kind)
-        stack.wait_for_workers()
+        stack.start_core()
         stack.start_gateway("patient", {"MIMO_SLOW_CLOSE_AFTER": "600"})
         stack.start_gateway("strict", {"MIMO_SLOW_CLOSE_AFTER": "2"})
         stack.start_gateway("batchy", {"MIMO_BATCH_WINDOW": "0.3", "MIMO_BATCH_MAX": "8"})

@@ -18,11 +18,7 @@ def per_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         "MIMO_PRESENCE_TTL": "3",
     })
     try:
-        stack.start_nats()
-        stack.start_valkey()
-        for kind in ("auth", "rooms", "chat", "moderation"):
-            stack.start_worker(kind)
-        stack.wait_for_workers()
+        stack.start_core()
         stack.start_gateway("pp1")
         stack.start_gateway("pp2")
         yield stack

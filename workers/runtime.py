@@ -9,16 +9,16 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
-import msgspec
 import uvloop
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 from redis.asyncio import Redis
 
+from bus import subjects
 from bus.codes import Code, CommandError
 from bus.connection import close_quietly, connect_with_retry
 from bus.service import Service
-from bus.types import Actor, encode
+from bus.types import Actor, WorkerMetrics, encode
 from mimo import logs
 from mimo.settings import Settings, load_or_exit
 from state import keys
@@ -29,24 +29,9 @@ log = logging.getLogger("mimo.worker")
 
 FLUSH_INTERVAL = 1.0  # seconds between flushes of batched counters
 SHUTDOWN_FLUSH_TIMEOUT = 2.0  # seconds the last flush may take when Valkey may be gone
-METRICS_INTERVAL = 1.0  # seconds between reports on METRICS_SUBJECT
+METRICS_INTERVAL = 1.0  # seconds between reports on subjects.WORKER_METRICS
 # Each worker process publishes its cumulative `WorkerMetrics` here; the API aggregates them
 # for GET /metrics.
-METRICS_SUBJECT = "workers.metrics"
-
-
-class WorkerMetrics(msgspec.Struct, kw_only=True):
-    """A worker process's counts since it started: every field only grows."""
-
-    kind: str
-    instance: str
-    # [subject, code, count] for each subject and reply code served.
-    requests: list[tuple[str, int, int]] = []
-    # Per subject: counts per bucket of `bus.service.Metrics.BUCKETS` (each bucket counts the
-    # requests at or under its bound), then the total count, then the sum of seconds.
-    latency: dict[str, list[float]] = {}
-    # Daily counter names (room_up, p2p_up, ...) with their totals since start.
-    counters: dict[str, int] = {}
 
 
 class DailyCounters:
@@ -155,7 +140,7 @@ async def _metrics_loop(ctx: WorkerContext, kind: str) -> None:
             counters=dict(ctx.counters.totals),
         )
         try:
-            await ctx.nc.publish(METRICS_SUBJECT, encode(report))
+            await ctx.nc.publish(subjects.WORKER_METRICS, encode(report))
         except Exception:
             log.exception("metrics report failed kind=%s", kind)
 

@@ -19,8 +19,6 @@ from workers.runtime import WorkerContext
 
 log = logging.getLogger("mimo.rooms.stats")
 
-# NOTE: named here and not in bus/subjects.py, which this module's owner may not edit.
-ROOMS_METRICS = "im.rooms.metrics"
 MAX_DAYS = 366  # days one daily-metrics query may cover
 
 COUNTERS = ("p2p_up", "p2p_delivered", "room_up", "room_delivered", "rooms_created",
@@ -89,4 +87,4 @@ class DailyStats:
 async def setup(ctx: WorkerContext) -> None:
     stats = DailyStats(ctx)
     await ctx.nc.subscribe(subjects.GATEWAY_STATS_ALL, queue="rooms", cb=stats.on_gateway_stats)
-    ctx.service.route(ROOMS_METRICS, stats.daily)
+    ctx.service.route(subjects.ROOMS_METRICS, stats.daily)
