@@ -55,13 +55,14 @@ def run_loadgen(config: dict[str, Any], root: Path) -> dict[str, Any]:
 
 
 def run_one(scenario: scenarios.Scenario, target: str, root: Path) -> dict[str, Any]:
-    server = make_server(target, root)
+    server = make_server(target, root, scenario.server_env)
     print(f"== {scenario.name} on {target}", flush=True)
     started = time.monotonic()
     try:
         server.start()
         config = {**scenario.config, "target": server.kind, "host": "127.0.0.1",
                   "port": server.port, "secret": server.secret, "pids": server.pids,
+                  "nats_url": server.nats_url, "server_env": scenario.server_env,
                   "steps": scenario.steps, "max_seconds": LOADGEN_TIMEOUT}
         return run_loadgen(config, root)
     finally:

@@ -72,12 +72,36 @@ async def _setup_counted(client: CountingClient, target: Target, uid: str, room:
 
 
 async def open_counted(target: Target, source: str, uid: str, room: str | None,
-                       create: bool = False) -> CountingClient:
+                       create: bool = False, receive_buffer: int | None = None,
+                       max_segment: int | None = None) -> CountingClient:
+    """Open, log in and join one counted receiver.
+
+    With `receive_buffer` and `max_segment`, SO_RCVBUF and TCP_MAXSEG are set before the
+    socket connects, so that the TCP window and the segments stay small, as on a phone
+    that stopped reading. On loopback (MSS 65,483) the server's kernel otherwise grows its
+    send buffer to several MiB and takes in the backlog in place of the server.
+    """
     loop = asyncio.get_running_loop()
+    sock = None
+    if receive_buffer is not None:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+        if max_segment is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, max_segment)
+        sock.setblocking(False)
+        sock.bind((source, 0))
+        try:
+            await asyncio.wait_for(loop.sock_connect(sock, (target.host, target.port)),
+                                   SETUP_TIMEOUT)
+        except BaseException:
+            sock.close()
+            raise
+    endpoint = {"sock": sock} if sock is not None else {
+        "host": target.host, "port": target.port, "local_addr": (source, 0)}
     _, client = await asyncio.wait_for(loop.create_connection(
         lambda: CountingClient(target.host, target.port, target.path, target.subprotocol,
                                protocols.MSG_PATTERN),
-        target.host, target.port, local_addr=(source, 0)), SETUP_TIMEOUT)
+        **endpoint), SETUP_TIMEOUT)
     try:
         await asyncio.wait_for(client.opened, SETUP_TIMEOUT)
         await _setup_counted(client, target, uid, room, create)
@@ -85,13 +109,6 @@ async def open_counted(target: Target, source: str, uid: str, room: str | None,
         client.close()
         raise
     return client
-
-
-def shrink_receive_buffer(client: CountingClient, size: int) -> None:
-    """Make a paused client's socket fill after a few KiB, as a stalled phone's would."""
-    assert client.transport is not None
-    sock = client.transport.get_extra_info("socket")
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
 
 
 class Sampled:
@@ -191,11 +208,13 @@ class Sender:
 
     _numbers = itertools.count()
 
-    def __init__(self, index: int, room: str, target: Target, pad: str) -> None:
+    def __init__(self, index: int, room: str, target: Target, pad: str,
+                 low_every: int = 0) -> None:
         self.index = index
         self.room = room
         self.target = target
         self.pad = pad
+        self.low_every = low_every  # every n-th message is sent with priority low; 0: none
         self.client: CountingClient | None = None
         self.sent = 0
         self.accepted = 0
@@ -232,8 +251,10 @@ class Sender:
             cid = f"c{next(self._numbers)}"
             payload = protocols.body(self.index, self.sent, self.pad)
             opcode = OP_BINARY if self.target.kind == "nats" else OP_TEXT
-            self.client.send(protocols.send_command(self.target.kind, self.room, cid, payload),
-                             opcode)
+            low = self.low_every > 0 and self.sent % self.low_every == 0
+            command = protocols.send_command(self.target.kind, self.room, cid, payload,
+                                             "low" if low else "normal")
+            self.client.send(command, opcode)
             self.sent += 1
             if self.target.kind == "mimo":
                 self.count_replies()

@@ -20,14 +20,18 @@ from typing import Any
 import uvloop
 
 from bench import procstat
-from bench.clients import Sampled, Samples, Sender, Target, open_counted, shrink_receive_buffer
+from bench.clients import Sampled, Samples, Sender, Target, open_counted
 from bench.wsraw import CountingClient
+from bus import subjects
+from bus.types import stats_decoder
 
 # Connections set up at once. The gateway gets fewer: at 200 concurrent logins the auth
 # worker's Valkey pool raised MaxConnectionsError and logins failed with "internal error".
 CONNECT_CONCURRENCY = {"mimo": 50, "plain": 200, "nats": 200}
-SLOW_RECEIVE_BUFFER = 4096  # bytes of socket receive buffer of the slow client
 QUIET_AFTER_SEND = 1.0  # seconds without data that end a drain once sending stopped
+STATS_SETTLE = 1.5  # seconds to wait for the gateway's last stats report of a step
+# Counts of the gateway's stats reports (`dropped`) that the slow step records.
+SLOW_COUNTS = ("shed_low", "shed_normal", "slow_consumer_closed")
 
 
 def raise_file_limit() -> int:
@@ -56,7 +60,10 @@ class LoadGenerator:
         self.sampled: list[Sampled] = []
         self.samples = Samples()
         self.senders: list[Sender] = []
-        self.slow: CountingClient | None = None
+        self.slow: CountingClient | None = None  # an extra member that stalls from its step on
+        self.gateway_dropped: dict[str, int] = {}  # summed over the gateway's stats reports
+        self.gateway_closed_slow = asyncio.Event()
+        self.nats: Any = None
         self._opened = 0
         self._semaphore = asyncio.Semaphore(CONNECT_CONCURRENCY[config["target"]])
 
@@ -74,7 +81,8 @@ class LoadGenerator:
         for number in range(per_room):
             batch = []
             for room_index, room in enumerate(self.rooms):
-                sender = Sender(len(self.senders), room, self.target, pad)
+                sender = Sender(len(self.senders), room, self.target, pad,
+                                self.config.get("low_every", 0))
                 self.senders.append(sender)
                 uid = f"s{self.run_id}-{room_index}-{number}"
                 batch.append(self._limited(sender.open(self._source(), uid, number == 0)))
@@ -100,6 +108,46 @@ class LoadGenerator:
             else:
                 self.counted.append(result)
 
+    async def open_slow_client(self) -> CountingClient:
+        """Open the extra member that stalls, just before its step.
+
+        It joins then, not with the others, because a connection that read at full speed
+        for a whole step has let the gateway's kernel take in about 1 MB of its backlog.
+        """
+        return await open_counted(self.target, self._source(), f"u{self.run_id}-slow",
+                                  self.rooms[0],
+                                  receive_buffer=self.config.get("slow_receive_buffer"),
+                                  max_segment=self.config.get("slow_max_segment"))
+
+    async def watch_gateway_stats(self) -> None:
+        """Sum the gateway's drop counts from its stats reports on NATS (Mimo only)."""
+        import nats
+
+        def on_report(dropped: dict[str, int]) -> None:
+            for reason, count in dropped.items():
+                self.gateway_dropped[reason] = self.gateway_dropped.get(reason, 0) + count
+            if dropped.get("slow_consumer_closed"):
+                self.gateway_closed_slow.set()
+
+        async def on_msg(msg: Any) -> None:
+            on_report(stats_decoder.decode(msg.data).dropped)
+
+        self.nats = await nats.connect(self.config["nats_url"])
+        await self.nats.subscribe(subjects.GATEWAY_STATS_ALL, cb=on_msg)
+
+    async def stall_slow_client(self, started: float) -> dict[str, Any]:
+        """Stop reading the slow client until the gateway reports it closed a slow
+        consumer or sending ends, then read again so that its close frame arrives."""
+        assert self.slow is not None and self.slow.transport is not None
+        self.gateway_closed_slow.clear()
+        self.slow.transport.pause_reading()
+        try:
+            await self.gateway_closed_slow.wait()
+            return {"gateway_closed_after_s": time.monotonic() - started}
+        finally:
+            if not self.slow.closed.done():
+                self.slow.transport.resume_reading()
+
     def delivered(self) -> int:
         total = sum(client.count for client in self.counted if client is not self.slow)
         return total + sum(sampled.count for sampled in self.sampled)
@@ -116,15 +164,15 @@ class LoadGenerator:
         return rejected
 
     def receivers_per_room(self) -> int:
-        return self.config["members"] - (1 if self.slow is not None else 0)
+        return self.config["members"]
 
     async def run_step(self, step: dict[str, Any]) -> dict[str, Any]:
         rate, duration = step["rate"], step["duration"]
-        if step.get("slow") and self.slow is None:
-            self.slow = self.counted[0]
-            shrink_receive_buffer(self.slow, SLOW_RECEIVE_BUFFER)
-            assert self.slow.transport is not None
-            self.slow.transport.pause_reading()
+        slow_step = bool(step.get("slow"))
+        if slow_step and self.slow is None:
+            self.slow = await self.open_slow_client()
+        dropped_before = dict(self.gateway_dropped)
+        slow_bytes_before = self.slow.bytes if self.slow is not None else 0
         self.samples.latencies.clear()
         gaps_before = (self.samples.gaps, self.samples.gap_notices)
         accepted_before = sum(sender.accepted for sender in self.senders)
@@ -134,10 +182,18 @@ class LoadGenerator:
         delivered_before = self.delivered()
         before = procstat.snapshot(self.pids)
         started = time.monotonic()
+        stall = asyncio.create_task(self.stall_slow_client(started)) if slow_step else None
 
         per_sender = rate / len(self.senders)
         await asyncio.gather(*(sender.run(per_sender, duration) for sender in self.senders))
         send_seconds = time.monotonic() - started
+        slow_result: dict[str, Any] = {}
+        if stall is not None:
+            if not stall.done():
+                stall.cancel()
+            slow_result = (await asyncio.gather(stall, return_exceptions=True))[0]
+            if not isinstance(slow_result, dict):
+                slow_result = {"gateway_closed_after_s": None}
 
         deadline = time.monotonic() + step.get("drain", 10.0)
         while time.monotonic() < deadline:
@@ -155,6 +211,16 @@ class LoadGenerator:
             if time.monotonic() - self.last_data() > QUIET_AFTER_SEND:
                 break
         after = procstat.snapshot(self.pids)
+        if self.nats is not None:
+            await asyncio.sleep(STATS_SETTLE)
+        if slow_step:
+            assert self.slow is not None
+            try:
+                await asyncio.wait_for(asyncio.shield(self.slow.closed), STATS_SETTLE)
+            except TimeoutError:
+                pass
+        gateway_dropped = {reason: self.gateway_dropped.get(reason, 0)
+                           - dropped_before.get(reason, 0) for reason in SLOW_COUNTS}
         accepted = sum(sender.accepted for sender in self.senders) - accepted_before
         delivered = self.delivered() - delivered_before
         expected = accepted * self.receivers_per_room()
@@ -183,7 +249,11 @@ class LoadGenerator:
             "closed_receivers": sum(1 for client in self.counted if client.closed.done()),
             "close_codes": sorted({client.close_code for client in self.counted
                                    if client.closed.done() and client.close_code}),
-            "slow_client_close_code": self.slow.close_code if self.slow else None,
+            "slow_client_close_code": self.slow.close_code if slow_step and self.slow else None,
+            "slow_client_closed": bool(slow_step and self.slow and self.slow.closed.done()),
+            "slow_client_bytes": (self.slow.bytes - slow_bytes_before) if self.slow else 0,
+            "slow_client_gateway_closed_after_s": slow_result.get("gateway_closed_after_s"),
+            "gateway_dropped": gateway_dropped if self.nats is not None else None,
             "processes": {name: {"cpu_seconds": after[name]["cpu"] - before[name]["cpu"],
                                  "hwm_kb": after[name]["hwm_kb"],
                                  "rss_kb": after[name]["rss_kb"]}
@@ -222,6 +292,8 @@ class LoadGenerator:
             result["idle"] = await self.run_idle()
             return result
         started = time.monotonic()
+        if self.config.get("nats_url") and self.config.get("slow_receive_buffer"):
+            await self.watch_gateway_stats()
         await self.open_senders()
         await self.open_receivers()
         result["setup_seconds"] = time.monotonic() - started
@@ -235,6 +307,10 @@ class LoadGenerator:
     async def close(self) -> None:
         for client in self.counted:
             client.close()
+        if self.slow is not None:
+            self.slow.close()
+        if self.nats is not None:
+            await self.nats.close()
         for sender in self.senders:
             if sender.client is not None:
                 sender.client.close()

@@ -49,11 +49,16 @@ def body(sender: int, number: int, pad: str) -> dict[str, Any]:
     return {"t": time.time(), "s": sender, "n": number, "pad": pad}
 
 
-def send_command(target: str, room: str, cid: str, payload: dict[str, Any]) -> bytes:
+def send_command(target: str, room: str, cid: str, payload: dict[str, Any],
+                 priority: str = "normal") -> bytes:
+    """Encode one room send; `priority` reaches Mimo only (the baselines have none)."""
     if target == "nats":
         data = encode_json({"op": "msg", "room": room, "body": payload})
         return f"PUB {subject(room)} {len(data)}\r\n".encode() + data + b"\r\n"
-    return encode_json({"op": "send", "id": cid, "room": room, "cid": cid, "body": payload})
+    command = {"op": "send", "id": cid, "room": room, "cid": cid, "body": payload}
+    if priority != "normal":
+        command["priority"] = priority
+    return encode_json(command)
 
 
 def check_reply(payload: bytes | str, op: str) -> bool:

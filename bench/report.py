@@ -134,9 +134,23 @@ def slow_summary(run: dict[str, Any]) -> list[str]:
         return []
     without, with_slow = mimo["steps"][0], mimo["steps"][1]
     before, after = without["latency_ms"]["p99"], with_slow["latency_ms"]["p99"]
-    return [f"p99 of the others without the slow client: {before:.1f} ms; with it: "
-            f"{after:.1f} ms ({(after / before - 1) * 100:+.1f} %). The slow client was "
-            f"closed with code {with_slow['slow_client_close_code']}."]
+    lines = [f"p99 of the others without the slow client: {before:.1f} ms; with it: "
+             f"{after:.1f} ms ({(after / before - 1) * 100:+.1f} %). The slow client was "
+             f"closed with code {with_slow['slow_client_close_code']} and received "
+             f"{with_slow.get('slow_client_bytes', 0):,} bytes in its step."]
+    dropped = with_slow.get("gateway_dropped")
+    if dropped is not None:
+        closed_after = with_slow.get("slow_client_gateway_closed_after_s")
+        when = "not reported" if closed_after is None else \
+            f"reported {closed_after:.1f} s after the step started"
+        lines.append(f"The gateway's stats reports for that step: {dropped['shed_low']:,} low and "
+                     f"{dropped['shed_normal']:,} normal messages shed, "
+                     f"{dropped['slow_consumer_closed']} slow consumer closed ({when}).")
+    settings = mimo.get("config", {}).get("server_env")
+    if settings:
+        lines.append("Gateway settings of this scenario: " + ", ".join(
+            f"{name}={value}" for name, value in settings.items()) + ".")
+    return lines
 
 
 def tables(results: dict[str, Any]) -> str:

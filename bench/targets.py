@@ -58,6 +58,7 @@ class Server:
         self.root = root
         self.port = 0
         self.secret = ""
+        self.nats_url = ""  # Mimo only: where the gateway publishes its stats
         self.pids: dict[str, int] = {}
 
     def start(self) -> None:
@@ -81,6 +82,7 @@ class MimoServer(Server):
         for kind in WORKERS:
             self.stack.start_worker(kind)
         self.port = self.stack.start_gateway("gateway")
+        self.nats_url = self.stack.env["MIMO_NATS_URL"]
         asyncio.run(self._wait_ready())
         self.pids = {"server": self.stack.procs["gateway"].pid}
         for name in ("nats", "valkey", *WORKERS):
