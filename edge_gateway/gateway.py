@@ -31,11 +31,9 @@ from bus.types import (
     LogoutRequest,
     Request,
     RoomRemoved,
-    SessionCheckRequest,
-    SessionRef,
-    broadcast_decoder,
     platform_class,
 )
+from edge_gateway import background
 from edge_gateway.codec import CODECS, JSON, FrameError
 from edge_gateway.connection import Connection, Unacked
 from edge_gateway.outbound import Frame, Outbound
@@ -51,7 +49,6 @@ rare = RateLimitedLog(log)
 
 INVALID_FRAMES_MAX = 50  # invalid frames within INVALID_FRAMES_WINDOW before close 1008
 INVALID_FRAMES_WINDOW = 10.0  # seconds
-LIVENESS_INTERVAL = 1.0  # seconds between heartbeat, redelivery and slow-consumer checks
 PENDING_AT_LOGIN_MAX = 5000  # pending messages delivered at login; the rest via `pending`
 
 # Commands forwarded to a worker as they are; the reply's data becomes the client's reply.
@@ -126,12 +123,15 @@ class Gateway:
     # --- lifecycle ---------------------------------------------------------------------------
 
     async def start(self) -> None:
-        await self.nc.subscribe(subjects.BROADCAST_ALL, cb=self._on_broadcast)
+        async def on_broadcast(msg: Msg) -> None:
+            await background.on_broadcast(self, msg)
+
+        await self.nc.subscribe(subjects.BROADCAST_ALL, cb=on_broadcast)
         for coro, what in (
             (self.presence.run(), "presence reports"),
             (publish_loop(self), "stats reports"),
-            (self._liveness_loop(), "liveness checks"),
-            (self._session_check_loop(), "session checks"),
+            (background.liveness_loop(self), "liveness checks"),
+            (background.session_check_loop(self), "session checks"),
         ):
             self.spawn(coro, what)
         await self.presence.flush(renew=True)
@@ -158,7 +158,7 @@ class Gateway:
 
     async def on_nats_reconnected(self) -> None:
         """Kicks may have been lost while NATS was away: recheck every session now."""
-        self.spawn(self.check_sessions(), "session check after reconnect")
+        self.spawn(background.check_sessions(self), "session check after reconnect")
         self.spawn(self.presence.flush(renew=True), "presence renewal after reconnect")
 
     # --- connections -------------------------------------------------------------------------
@@ -372,7 +372,7 @@ class Gateway:
             return
         channels = [await self.hub.acquire(room) for room in rooms]
         try:
-            seqs = (await self._call_raw(subjects.ROOMS_SEQS, {"rooms": rooms}))["seqs"]
+            seqs = (await self.call_raw(subjects.ROOMS_SEQS, {"rooms": rooms}))["seqs"]
         except CommandError:
             for channel in channels:
                 self.hub.release(channel)
@@ -388,7 +388,7 @@ class Gateway:
             if resume_from is not None:
                 await self._resume(channel, member, resume_from, latest)
 
-    async def _call_raw(self, subject: str, payload: Any) -> dict[str, Any]:
+    async def call_raw(self, subject: str, payload: Any) -> dict[str, Any]:
         result = await call(self.nc, subject, payload, self.settings.request_timeout)
         if result.code != Code.OK:
             raise CommandError(Code(result.code), result.error)
@@ -399,7 +399,7 @@ class Gateway:
         messages: list[dict] = []
         if since < latest:
             try:
-                data = await self._call_raw(subjects.CHAT_HISTORY,
+                data = await self.call_raw(subjects.CHAT_HISTORY,
                                             {"room": channel.room, "after": since,
                                              "limit": latest - since})
                 messages = data["messages"]
@@ -466,7 +466,7 @@ class Gateway:
     async def _logout(self, conn: Connection, cmd: commands.Logout) -> None:
         conn.push(reply(cmd))
         if conn.uid is not None and conn.session is not None:
-            await self._call_raw(subjects.AUTH_LOGOUT,
+            await self.call_raw(subjects.AUTH_LOGOUT,
                                  LogoutRequest(uid=conn.uid, session=conn.session))
         self.close_after_queued(conn, Close.NORMAL, "logout")
 
@@ -517,78 +517,3 @@ class Gateway:
                 conn.outbound.drop_room(removed.room)
             conn.push({"op": "kicked", "code": removed.code, "room": removed.room,
                        "error": removed.error or f"removed from room {removed.room}"})
-
-    # --- background checks -------------------------------------------------------------------
-
-    async def _on_broadcast(self, msg: Msg) -> None:
-        try:
-            broadcast = broadcast_decoder.decode(msg.data)
-        except msgspec.DecodeError:
-            log.error("undecodable broadcast")
-            return
-        item = {"op": "broadcast", "body": broadcast.body, "ts": broadcast.ts}
-        encoded = {name: codec.encode_frame(item) for name, codec in CODECS.items()}
-        for conn in list(self.connections):
-            if conn.uid is not None:
-                conn.outbound.push(Frame(encoded[conn.codec.name]))
-
-    async def _liveness_loop(self) -> None:
-        while True:
-            await asyncio.sleep(LIVENESS_INTERVAL)
-            now = time.monotonic()
-            for conn in list(self.connections):
-                if conn.closing:
-                    continue
-                if now - conn.last_seen > self.settings.idle_timeout:
-                    log.info("heartbeat timeout uid=%s session=%s", conn.uid, conn.session)
-                    self.close(conn, Close.HEARTBEAT_TIMEOUT, "heartbeat timeout")
-                    continue
-                if now - conn.last_ping >= self.settings.heartbeat:
-                    conn.last_ping = now
-                    self._ping(conn)
-                conn.outbound.check()
-                for unacked in conn.unacked.values():
-                    if unacked.due <= now:
-                        conn.outbound.push(Frame(unacked.data))
-                        unacked.due = now + unacked.wait
-                        unacked.wait = min(2 * unacked.wait, self.settings.ack_backoff_max)
-
-    def _ping(self, conn: Connection) -> None:
-        async def ping() -> None:
-            try:
-                pong_waiter = await conn.ws.ping()
-            except ConnectionClosed:
-                return
-
-            def pong(future: asyncio.Future) -> None:
-                if not future.cancelled() and future.exception() is None:
-                    conn.last_seen = time.monotonic()
-
-            pong_waiter.add_done_callback(pong)
-
-        self.spawn(ping(), f"ping uid={conn.uid}")
-
-    async def _session_check_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.settings.session_check_interval)
-            await self.check_sessions()
-
-    async def check_sessions(self) -> None:
-        """Close sessions that the auth worker no longer lists (a kick may have been lost)."""
-        live = [conn for conn in self.connections if conn.uid and conn.session
-                and not conn.closing]
-        by_session = {conn.session: conn for conn in live}
-        for start in range(0, len(live), 1000):
-            chunk = live[start:start + 1000]
-            request = SessionCheckRequest(
-                gateway=self.id,
-                sessions=[SessionRef(conn.uid or "", conn.session or "") for conn in chunk])
-            try:
-                data = await self._call_raw(subjects.AUTH_CHECK, request)
-            except CommandError as error:
-                log.error("session check failed: %s", error.message)
-                return
-            for _, session, code in data["gone"]:
-                conn = by_session.get(session)
-                if conn is not None:
-                    self.kick(conn, code, "session ended")
