@@ -23,6 +23,7 @@ from typing import Any
 from websockets.asyncio.server import ServerConnection
 from websockets.protocol import State
 
+_OPEN = State.OPEN
 PRIORITY_RANK = {"low": 0, "normal": 1, "high": 2}
 RANK_NEVER_SHED = 3  # replies and personal messages
 
@@ -52,8 +53,9 @@ class Frame:
 
 
 class Outbound:
-    __slots__ = ("_ws", "_encode_frame", "high_water", "limit", "slow_close_after", "_on_slow",
-                 "_on_shed", "_queue", "queued_bytes", "_writer", "_over_since", "closed")
+    __slots__ = ("_ws", "_protocol", "_transport", "_encode_frame", "high_water", "limit",
+                 "slow_close_after", "_on_slow", "_on_shed", "_queue", "queued_bytes",
+                 "_writer", "_over_since", "closed")
 
     def __init__(
         self,
@@ -66,6 +68,8 @@ class Outbound:
         on_shed: Callable[[str, str, int], None],
     ) -> None:
         self._ws = ws
+        self._protocol = ws.protocol
+        self._transport = ws.transport
         self._encode_frame = encode_frame
         self.high_water = high_water
         self.limit = limit
@@ -78,16 +82,21 @@ class Outbound:
         self._over_since: float | None = None  # monotonic time the queue went over high water
         self.closed = False
 
-    def _writable(self) -> bool:
-        ws = self._ws
-        return not ws.paused and ws.protocol.state is State.OPEN
+    def push_batch(self, data: bytes, rank: int, room: str, from_seq: int, to_seq: int,
+                   items: list[dict[str, Any]]) -> None:
+        """Push a room batch; the `Frame` is only built when the batch has to wait."""
+        if not self._queue and not self.closed and not self._ws.paused \
+                and self._protocol.state is _OPEN:
+            self._transport.write(data)
+            return
+        self.push(Frame(data, rank, room, from_seq, to_seq, items=items))
 
     def push(self, frame: Frame) -> None:
         if self.closed:
             return
-        if not self._queue and self._writable():
+        if not self._queue and not self._ws.paused and self._protocol.state is _OPEN:
             # Whole frames only, so these writes never split one of websockets' own frames.
-            self._ws.transport.write(frame.data)
+            self._transport.write(frame.data)
             return
         if self.queued_bytes > self.high_water and frame.room is not None:
             # Past twice the mark normal messages go too, not only low ones.
@@ -182,13 +191,13 @@ class Outbound:
                 if ws.paused:
                     await ws.drain()
                     continue
-                if ws.protocol.state is not State.OPEN:
+                if self._protocol.state is not _OPEN:
                     break
                 frame = self._queue.popleft()
                 self.queued_bytes -= len(frame.data)
                 if self.queued_bytes <= self.high_water:
                     self._over_since = None
-                ws.transport.write(frame.data)
+                self._transport.write(frame.data)
         except Exception:
             # The connection is gone; its handler cleans up.
             self.close()

@@ -167,8 +167,8 @@ class RoomChannel:
             data = encoded.get(codec.name)
             if data is None:
                 data = encoded[codec.name] = codec.encode_frame(payload)
-            member.conn.outbound.push(Frame(data, self._batch_rank, self.room, self._batch_from,
-                                            self._batch_to, items=items))
+            member.conn.outbound.push_batch(data, self._batch_rank, self.room, self._batch_from,
+                                            self._batch_to, items)
             member.cursor = self._batch_to
             delivered += 1
         stats = self.hub.gateway.stats
