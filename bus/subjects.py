@@ -69,10 +69,11 @@ EVENTS_PREFIX = "events"
 # JetStream streams.
 INBOX_STREAM = "MIMO_INBOX"
 INBOX_STREAM_SUBJECTS = "inbox.*"
-# The inbox stream republishes each stored message here, with its stream sequence in the
-# `Nats-Sequence` header, so a gateway learns the `mid` of a live message.
+# The inbox stream republishes each stored message to `user.<uid>.inbox`, with its stream
+# sequence in the `Nats-Sequence` header, so a gateway learns the `mid` of a live message.
+# With `user.<uid>.ctl` beside it, a gateway needs one subscription per connected user.
 INBOX_LIVE_SOURCE = "inbox.*"
-INBOX_LIVE_DEST = "inbox.{{wildcard(1)}}.live"
+INBOX_LIVE_DEST = "user.{{wildcard(1)}}.inbox"
 
 ROOM_HISTORY_STREAM = "MIMO_ROOM_HISTORY"
 ROOM_HISTORY_SUBJECTS = "room.*.msg"
@@ -115,8 +116,14 @@ def inbox(uid: str) -> str:
     return f"inbox.{check_id(uid)}"
 
 
-def inbox_live(uid: str) -> str:
-    return f"inbox.{check_id(uid)}.live"
+def user_inbox(uid: str) -> str:
+    """Where the inbox stream republishes `uid`'s stored personal messages."""
+    return f"user.{check_id(uid)}.inbox"
+
+
+def user_all(uid: str) -> str:
+    """Both the control messages and the live personal messages of one user."""
+    return f"user.{check_id(uid)}.*"
 
 
 def user_ctl(uid: str) -> str:

@@ -442,26 +442,26 @@ class Gateway:
         conn.outbound.push(Frame(data))
         self.stats.delivered_p2p += 1
 
-    def personal_callback(self, entry: UserEntry):  # noqa: ANN201
-        async def on_inbox(msg: Msg) -> None:
-            try:
-                seq = int(msg.headers["Nats-Sequence"]) if msg.headers else 0
-                stored = msgspec.msgpack.decode(msg.data, type=InboxMessage)
-            except (KeyError, ValueError, msgspec.DecodeError):
-                rare.log(logging.ERROR, "inbox-decode", "undecodable inbox message uid=%s",
-                         entry.uid)
-                self.stats.count_drop("undecodable")
-                return
-            mid = str(seq)
-            message = {"op": "msg", "mid": mid, "from": stored.sender, "to": stored.to,
-                       "body": stored.body, "ts": stored.ts, "seq": seq, "ack": True,
-                       "priority": stored.priority}
-            for conn in list(entry.connections):
-                if conn.inbox_buffer is not None:
-                    conn.inbox_buffer.append((seq, mid, message))
-                else:
-                    self._deliver_personal(conn, mid, message)
-        return on_inbox
+    def on_personal_message(self, entry: UserEntry, msg: Msg) -> None:
+        """Deliver a stored personal message, republished by the inbox stream, to the user's
+        connections; one still receiving its pending messages gets it after them."""
+        try:
+            seq = int(msg.headers["Nats-Sequence"]) if msg.headers else 0
+            stored = msgspec.msgpack.decode(msg.data, type=InboxMessage)
+        except (KeyError, ValueError, msgspec.DecodeError):
+            rare.log(logging.ERROR, "inbox-decode", "undecodable inbox message uid=%s",
+                     entry.uid)
+            self.stats.count_drop("undecodable")
+            return
+        mid = str(seq)
+        message = {"op": "msg", "mid": mid, "from": stored.sender, "to": stored.to,
+                   "body": stored.body, "ts": stored.ts, "seq": seq, "ack": True,
+                   "priority": stored.priority}
+        for conn in list(entry.connections):
+            if conn.inbox_buffer is not None:
+                conn.inbox_buffer.append((seq, mid, message))
+            else:
+                self._deliver_personal(conn, mid, message)
 
     async def _logout(self, conn: Connection, cmd: commands.Logout) -> None:
         conn.push(reply(cmd))

@@ -82,13 +82,15 @@ class Outbound:
         self._over_since: float | None = None  # monotonic time the queue went over high water
         self.closed = False
 
-    def push_batch(self, data: bytes, rank: int, room: str, from_seq: int, to_seq: int,
-                   items: list[dict[str, Any]]) -> None:
-        """Push a room batch; the `Frame` is only built when the batch has to wait."""
+    def push_batch(self, data: bytes, batch: tuple[int, str, int, int, list[dict[str, Any]]]
+                   ) -> None:
+        """Push room batch bytes shared by every member; `batch` is (rank, room, from_seq,
+        to_seq, items), and the `Frame` is only built when the batch has to wait."""
         if not self._queue and not self.closed and not self._ws.paused \
                 and self._protocol.state is _OPEN:
             self._transport.write(data)
             return
+        rank, room, from_seq, to_seq, items = batch
         self.push(Frame(data, rank, room, from_seq, to_seq, items=items))
 
     def push(self, frame: Frame) -> None:

@@ -21,7 +21,7 @@ from nats.aio.subscription import Subscription
 
 from bus import subjects
 from bus.types import RoomDestroyed, RoomMessage, RoomOnline, room_event_decoder
-from edge_gateway.codec import JSON, MSGPACK
+from edge_gateway.codec import CODECS, JSON, MSGPACK
 from edge_gateway.outbound import PRIORITY_RANK, RANK_NEVER_SHED, Frame, gap_notice
 from mimo.logs import RateLimitedLog
 
@@ -44,16 +44,18 @@ def client_msg(message: RoomMessage) -> dict[str, Any]:
 class Member:
     """A connection's membership of one room on this gateway.
 
-    While `buffer` is a list, the member is resuming from history and live items wait there;
-    `cursor` is the last seq it was given, so nothing reaches it twice.
+    While `buffer` is a list, the member is resuming from history and live items wait there.
+    `outbound` and `text` are copied from the connection because `flush` reads them for every
+    member of every batch.
     """
 
-    __slots__ = ("conn", "buffer", "cursor")
+    __slots__ = ("conn", "outbound", "text", "buffer")
 
     def __init__(self, conn: Connection, resuming: bool) -> None:
         self.conn = conn
+        self.outbound = conn.outbound
+        self.text = conn.codec.text
         self.buffer: list[dict[str, Any]] | None = [] if resuming else None
-        self.cursor = 0
 
 
 class RoomChannel:
@@ -157,19 +159,22 @@ class RoomChannel:
             return
         items, self._batch = self._batch, []
         payload: Any = items[0] if len(items) == 1 else items
-        encoded: dict[str, bytes] = {}
+        batch = (self._batch_rank, self.room, self._batch_from, self._batch_to, items)
+        json_frame = msgpack_frame = b""
         delivered = 0
+        # The hot loop of fan-out: per member, one lookup of the shared bytes and one call.
         for member in self.members.values():
             if member.buffer is not None:
                 member.buffer.extend(items)
                 continue
-            codec = member.conn.codec
-            data = encoded.get(codec.name)
-            if data is None:
-                data = encoded[codec.name] = codec.encode_frame(payload)
-            member.conn.outbound.push_batch(data, self._batch_rank, self.room, self._batch_from,
-                                            self._batch_to, items)
-            member.cursor = self._batch_to
+            if member.text:
+                if not json_frame:
+                    json_frame = CODECS[JSON].encode_frame(payload)
+                member.outbound.push_batch(json_frame, batch)
+            else:
+                if not msgpack_frame:
+                    msgpack_frame = CODECS[MSGPACK].encode_frame(payload)
+                member.outbound.push_batch(msgpack_frame, batch)
             delivered += 1
         stats = self.hub.gateway.stats
         now_ms = time.time() * 1000
@@ -303,7 +308,6 @@ class RoomHub:
             items.append(item)
             last = to_seq
         member.buffer = None
-        member.cursor = last
         size = self.settings.batch_max
         for start in range(0, len(items), size):
             chunk = items[start:start + size]

@@ -35,14 +35,13 @@ KICK_CLOSE = {
 
 
 class UserEntry:
-    __slots__ = ("uid", "connections", "logins", "control", "inbox", "kick_floor")
+    __slots__ = ("uid", "connections", "logins", "subscription", "kick_floor")
 
     def __init__(self, uid: str) -> None:
         self.uid = uid
         self.connections: set[Connection] = set()
         self.logins = 0  # logins in flight
-        self.control: Subscription | None = None
-        self.inbox: Subscription | None = None
+        self.subscription: Subscription | None = None  # user.<uid>.*: control and inbox
         # Kicks that arrived while a login was in flight: platform class -> version floor.
         self.kick_floor: dict[str | None, tuple[int, int]] = {}
 
@@ -56,8 +55,8 @@ class Sessions:
         entry = self.users.get(uid)
         if entry is None:
             entry = self.users[uid] = UserEntry(uid)
-            entry.control = await self.gateway.nc.subscribe(
-                subjects.user_ctl(uid), cb=self._control_callback(entry))
+            entry.subscription = await self.gateway.nc.subscribe(
+                subjects.user_all(uid), cb=self._callback(entry))
         entry.logins += 1
         return entry
 
@@ -69,9 +68,6 @@ class Sessions:
             self._maybe_drop(entry)
             return None
         entry.connections.add(conn)
-        if entry.inbox is None:
-            entry.inbox = await self.gateway.nc.subscribe(
-                subjects.inbox_live(entry.uid), cb=self.gateway.personal_callback(entry))
         kicked = None
         for cls in (None, conn.platform_class):
             floor = entry.kick_floor.get(cls)
@@ -94,13 +90,15 @@ class Sessions:
         if entry.connections or entry.logins > 0:
             return
         self.users.pop(entry.uid, None)
-        for subscription in (entry.control, entry.inbox):
-            if subscription is not None:
-                self.gateway.spawn(subscription.unsubscribe(), f"unsubscribe uid={entry.uid}")
-        entry.control = entry.inbox = None
+        if entry.subscription is not None:
+            subscription, entry.subscription = entry.subscription, None
+            self.gateway.spawn(subscription.unsubscribe(), f"unsubscribe uid={entry.uid}")
 
-    def _control_callback(self, entry: UserEntry):  # noqa: ANN202
-        async def on_control(msg: Msg) -> None:
+    def _callback(self, entry: UserEntry):  # noqa: ANN202
+        async def on_user_message(msg: Msg) -> None:
+            if msg.subject.endswith(".inbox"):
+                self.gateway.on_personal_message(entry, msg)
+                return
             try:
                 control = user_control_decoder.decode(msg.data)
             except msgspec.DecodeError:
@@ -116,7 +114,7 @@ class Sessions:
                     notice["room"] = control.room
                 for conn in list(entry.connections):
                     conn.push(notice)
-        return on_control
+        return on_user_message
 
     def _apply_kick(self, entry: UserEntry, kick: Kick) -> None:
         if entry.logins > 0 and kick.session is None:

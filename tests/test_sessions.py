@@ -172,3 +172,19 @@ async def test_burst_of_logins_all_succeed(stack, uid, token) -> None:
     assert [reply["code"] for reply in replies] == [0] * 200
     for client in clients:
         await client.close()
+
+
+async def test_user_subscription_lives_with_sessions(stack, connect, uid) -> None:
+    """A gateway holds one subscription per connected user, and drops it after the last
+    session of that user ends."""
+    user = uid()
+    subject = f"user.{user}.*"
+    first = await connect(user, gateway="gw2", platform="ios")
+    assert stack.subscriptions("mimo-gateway-gw2").count(subject) == 1
+    await first.request("logout")
+    await first.wait_closed()
+
+    async def dropped() -> bool:
+        return subject not in stack.subscriptions("mimo-gateway-gw2")
+
+    assert await wait_for(dropped)
