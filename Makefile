@@ -4,17 +4,19 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench setup clean
+.PHONY: run test lint bench setup browser clean
 
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
-	# The admin console's browser test drives Debian's chromium through Playwright.
-	test -x /usr/bin/chromium || (apt-get update && apt-get install -y chromium)
 	touch $(STAMP)
+
+# The admin console's browser test drives Debian's chromium through Playwright (which may
+# not download browsers of its own here). Installing it needs root and Debian's archive.
+browser:
+	test -x /usr/bin/chromium || (apt-get update && apt-get install -y chromium)
 
 run: $(STAMP)
 	mkdir -p var/nats var/valkey
@@ -22,7 +24,7 @@ run: $(STAMP)
 	$(BIN)/mimo urls
 	$(BIN)/honcho start
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)

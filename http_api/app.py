@@ -16,6 +16,7 @@ from bus.connection import close_quietly, connect_with_retry
 from http_api import routes_platform, routes_rooms, routes_users
 from http_api.errors import HANDLERS, ErrorBody
 from http_api.metrics import Aggregator
+from http_api.openapi_page import PlainPagePlugin
 from mimo.settings import Settings
 
 ADMIN_DIR = Path(__file__).parent / "static" / "admin"
@@ -62,6 +63,7 @@ def create_app(settings: Settings) -> Litestar:
         exception_handlers=HANDLERS,
         openapi_config=OpenAPIConfig(
             title="Mimo HTTP API", version="1.0.0", path="/schema",
+            render_plugins=[PlainPagePlugin()],
             description="REST for business systems. Send `Authorization: Bearer KEY` with a key "
                         "from MIMO_API_KEYS. Errors are `{\"code\", \"error\"}`.",
         ),

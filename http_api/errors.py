@@ -102,6 +102,10 @@ def _handle_validation(request: Request, exc: ValidationException) -> Response:
 def _handle_http(request: Request, exc: HTTPException) -> Response:
     if exc.status_code == 401:
         return _error(401, Code.AUTH_FAILED, exc.detail)
+    if exc.status_code == 413:
+        # Litestar rejects a body over its request size limit before any route runs.
+        return _error(400, Code.BODY_TOO_LARGE, "request body too large: a message body may "
+                      "be at most MIMO_MAX_BODY bytes")
     if exc.status_code >= 500:
         return _error(exc.status_code, Code.INTERNAL, exc.detail)
     return _error(exc.status_code, Code.INVALID_COMMAND, exc.detail)

@@ -105,7 +105,12 @@ def main(argv: list[str] | None = None) -> int:
     urls.set_defaults(run=_urls)
 
     args = parser.parse_args(argv)
-    return args.run(args)
+    try:
+        return args.run(args)
+    except BrokenPipeError:
+        # The reader of our output went away (`mimo settings | head`): nothing left to do.
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115
+        return 0
 
 
 if __name__ == "__main__":

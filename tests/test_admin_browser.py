@@ -97,7 +97,10 @@ async def test_console_pages_render(stack: Stack, page, uid) -> None:
     page.on("pageerror", lambda error: errors.append(str(error)))
     async with httpx.AsyncClient(base_url=stack.api_url, headers={
             "Authorization": f"Bearer {stack.api_key}"}) as api:
-        created = await api.post("/v1/rooms", json={"room": room, "name": "Console room"})
+        owner = uid("owner")
+        assert (await api.put(f"/v1/users/{owner}")).status_code in (200, 201)
+        created = await api.post("/v1/rooms", json={"room": room, "name": "Console room",
+                                                    "owner": owner})
         assert created.status_code == 201
 
     await sign_in(page, stack, stack.api_key)
@@ -110,9 +113,13 @@ async def test_console_pages_render(stack: Stack, page, uid) -> None:
     await page.click("#nav a[href='#room']")
     await page.fill("#room-id", room)
     await page.click("#room-form button[type=submit]")
-    await expect(page.locator("#room-name")).to_have_text("Console room")
+    await expect(page.locator("#room-fact-name")).to_have_text("Console room")
+    # The member count and the member table are separate elements.
+    await expect(page.locator("#room-fact-members")).to_have_text("1")
+    await expect(page.locator("#room-members tr")).to_have_count(1)
+    await expect(page.locator("#room-members tr td").first).to_have_text(owner)
     await page.click("#room-mute-all")
-    await expect(page.locator("#room-muted_all")).to_have_text("yes")
+    await expect(page.locator("#room-fact-muted_all")).to_have_text("yes")
 
     await page.click("#nav a[href='#audit']")
     await page.fill("#audit-room", room)

@@ -201,11 +201,14 @@ async function lookUpUser(event) {
 
 async function userAction(method, suffix, withBody) {
   const uid = $("user-title").textContent;
-  const body = withBody ? {
-    duration: Number($("user-duration").value || 0), reason: $("user-reason").value,
-  } : undefined;
+  const reason = $("user-reason").value;
+  const body = withBody ? { duration: Number($("user-duration").value || 0), reason }
+    : (suffix === "logout" ? { reason } : undefined);
+  // Lifting a ban or mute takes its reason as a query parameter: DELETE has no body.
+  const query = method === "DELETE" && reason ? `?${new URLSearchParams({ reason })}` : "";
   try {
-    const result = await api(method, `/v1/users/${encodeURIComponent(uid)}/${suffix}`, body);
+    const result = await api(method,
+      `/v1/users/${encodeURIComponent(uid)}/${suffix}${query}`, body);
     const message = suffix === "logout"
       ? t("user.kicked", { n: result.sessions, uid }) : t("done");
     await lookUpUser();
@@ -236,7 +239,7 @@ async function lookUpRoom(event) {
       dt.textContent = t(`field.${name}`);
       const dd = document.createElement("dd");
       dd.textContent = value;
-      dd.id = `room-${name}`;
+      dd.id = `room-fact-${name}`;
       facts.append(dt, dd);
     }
     $("room-members").replaceChildren();
@@ -258,7 +261,7 @@ async function loadMembers() {
     for (const member of page.members) {
       const tr = document.createElement("tr");
       cell(tr, member.uid);
-      cell(tr, member.role);
+      cell(tr, t(`role.${member.role}`));
       $("room-members").appendChild(tr);
     }
     membersCursor = page.cursor || null;
@@ -295,7 +298,8 @@ async function loadAudit(event) {
   try {
     const data = await api("GET", `/v1/moderation/audit?${params}`);
     fillTable($("audit-rows"), data.entries.map((e) => [
-      formatTime(e.ts), e.actor, e.action, e.target, e.room, formatTime(e.until), e.reason]));
+      formatTime(e.ts), e.actor, t(`action.${e.action}`), e.target, e.room, formatTime(e.until),
+      e.reason]));
     showStatus("", false);
   } catch (error) {
     failed(error);
