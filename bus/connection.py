@@ -85,13 +85,6 @@ async def call(nc: Client, subject: str, payload: object, timeout: float) -> Rep
     return reply_decoder.decode(msg.data)
 
 
-async def call_ok(nc: Client, subject: str, payload: object, timeout: float) -> dict:
-    """Like `call`, but raise `CommandError` for a reply with a non-zero code."""
-    reply = await call(nc, subject, payload, timeout)
-    if reply.code != Code.OK:
-        raise CommandError(Code(reply.code), reply.error)
-    return reply.data
-
 
 async def close_quietly(nc: Client, timeout: float = 2.0) -> None:
     """Drain `nc` when connected, else close it; at shutdown NATS may already be gone.

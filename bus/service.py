@@ -1,8 +1,8 @@
 """A worker process's request loop: subscribe to subjects in a queue group and reply.
 
 Every handler runs in its own task, bounded by `MAX_IN_FLIGHT`; the reply is a `Reply`.
-A `CommandError` becomes its code; an invalid payload becomes 4003; anything else is logged
-with its traceback and answered with -1, without details.
+A `CommandError` becomes its code, and an undecodable or invalid payload becomes 4003.
+Anything else is logged with its traceback and gets -1, without details.
 """
 
 import asyncio
@@ -83,7 +83,7 @@ class Service:
             reply = Reply(data=data or {})
         except CommandError as error:
             reply = Reply(code=int(error.code), error=error.message)
-        except msgspec.ValidationError as error:
+        except msgspec.DecodeError as error:  # ValidationError is a DecodeError too
             reply = Reply(code=int(Code.INVALID_COMMAND), error=f"invalid request: {error}")
         except Exception:
             log.exception("request failed subject=%s", msg.subject)

@@ -10,11 +10,6 @@ ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 _ID_RE = re.compile(ID_PATTERN)
 
 # Request/reply commands, served by a queue group per worker kind.
-AUTH_PREFIX = "im.auth"
-ROOMS_PREFIX = "im.rooms"
-CHAT_PREFIX = "im.chat"
-MOD_PREFIX = "im.mod"
-
 AUTH_LOGIN = "im.auth.login"
 AUTH_LOGOUT = "im.auth.logout"
 AUTH_SESSIONS = "im.auth.sessions"
@@ -64,7 +59,6 @@ GATEWAY_STATS_ALL = "gateway.*.stats"
 WORKER_METRICS = "workers.metrics"
 
 BROADCAST_ALL = "broadcast.all"
-EVENTS_PREFIX = "events"
 
 # JetStream streams.
 INBOX_STREAM = "MIMO_INBOX"
@@ -107,11 +101,6 @@ def room_all(room: str) -> str:
     return f"room.{check_id(room)}.*"
 
 
-def room_from_subject(subject: str) -> str:
-    """The room id of a `room.<id>.msg` or `room.<id>.evt` subject."""
-    return subject.split(".", 2)[1]
-
-
 def inbox(uid: str) -> str:
     return f"inbox.{check_id(uid)}"
 
@@ -140,14 +129,6 @@ def gateway_presence(gateway_id: str) -> str:
 
 def gateway_stats(gateway_id: str) -> str:
     return f"gateway.{check_id(gateway_id)}.stats"
-
-
-def gateway_from_subject(subject: str) -> str:
-    return subject.split(".", 2)[1]
-
-
-def event(kind: str) -> str:
-    return f"{EVENTS_PREFIX}.{check_id(kind)}"
 
 
 def room_msg_id(room: str, seq: int) -> str:

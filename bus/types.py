@@ -3,7 +3,7 @@
 Bus payloads are MessagePack. Client-facing objects are built by the gateway from these.
 """
 
-from typing import Any, Literal
+from typing import Any
 
 import msgspec
 from msgspec import Struct, field
@@ -78,18 +78,6 @@ class UserRequest(Struct, kw_only=True):
     actor: Actor = field(default_factory=Actor)
     reason: str = ""
     duration: int = 0
-
-
-class SessionInfo(Struct, kw_only=True):
-    session: str
-    version: int
-    gateway: str
-    platform: str
-    device: str = ""
-    sdk: str = ""
-    address: str = ""
-    since: int = 0
-    token: str = ""  # the token's fingerprint, revoked when a newer login kicks this session
 
 
 # --- messages -------------------------------------------------------------------------------
@@ -230,7 +218,6 @@ presence_decoder = msgspec.msgpack.Decoder(PresenceReport)
 broadcast_decoder = msgspec.msgpack.Decoder(Broadcast)
 stats_decoder = msgspec.msgpack.Decoder(GatewayStats)
 
-PlatformClass = Literal["mobile", "web", "pc", "other"]
 
 
 def platform_class(platform: str) -> str:

@@ -27,7 +27,7 @@ class Connection:
     # Slots keep an idle connection small: a gateway holds tens of thousands of them.
     __slots__ = ("ws", "codec", "address", "uid", "session", "version", "platform_class",
                  "logging_in", "closing", "close_task", "rooms", "unacked", "inbox_buffer",
-                 "last_seen", "last_ping", "outbound", "connected_at")
+                 "last_seen", "last_ping", "outbound")
 
     def __init__(self, ws: ServerConnection, codec: Codec, address: str) -> None:
         self.ws = ws
@@ -47,7 +47,6 @@ class Connection:
         self.last_seen = time.monotonic()
         self.last_ping = self.last_seen
         self.outbound: Outbound = None  # type: ignore[assignment]  # set by the gateway next
-        self.connected_at = int(time.time() * 1000)
 
     def __hash__(self) -> int:
         return id(self)

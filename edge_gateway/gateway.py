@@ -26,11 +26,11 @@ from bus.codes import Close, Code, CommandError
 from bus.connection import call
 from bus.types import (
     Actor,
-    InboxMessage,
     LoginRequest,
     LogoutRequest,
     Request,
     RoomRemoved,
+    inbox_message_decoder,
     platform_class,
 )
 from edge_gateway import background
@@ -447,7 +447,7 @@ class Gateway:
         connections; one still receiving its pending messages gets it after them."""
         try:
             seq = int(msg.headers["Nats-Sequence"]) if msg.headers else 0
-            stored = msgspec.msgpack.decode(msg.data, type=InboxMessage)
+            stored = inbox_message_decoder.decode(msg.data)
         except (KeyError, ValueError, msgspec.DecodeError):
             rare.log(logging.ERROR, "inbox-decode", "undecodable inbox message uid=%s",
                      entry.uid)

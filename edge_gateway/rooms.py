@@ -20,7 +20,13 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
 from bus import subjects
-from bus.types import RoomDestroyed, RoomMessage, RoomOnline, room_event_decoder
+from bus.types import (
+    RoomDestroyed,
+    RoomMessage,
+    RoomOnline,
+    room_event_decoder,
+    room_message_decoder,
+)
 from edge_gateway.codec import CODECS, JSON, MSGPACK
 from edge_gateway.outbound import PRIORITY_RANK, RANK_NEVER_SHED, Frame, gap_notice
 from mimo.logs import RateLimitedLog
@@ -31,9 +37,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("mimo.gateway.rooms")
 rare = RateLimitedLog(log)
-
-_room_message_decoder = msgspec.msgpack.Decoder(RoomMessage)
-
 
 def client_msg(message: RoomMessage) -> dict[str, Any]:
     return {"op": "msg", "mid": message.mid, "from": message.sender, "room": message.room,
@@ -231,7 +234,7 @@ class RoomHub:
         async def on_msg(msg: Msg) -> None:
             try:
                 if msg.subject.endswith(".msg"):
-                    channel.on_message(_room_message_decoder.decode(msg.data))
+                    channel.on_message(room_message_decoder.decode(msg.data))
                 else:
                     self._on_event(channel, room_event_decoder.decode(msg.data))
             except msgspec.DecodeError:

@@ -6,14 +6,26 @@ import logging
 from nats.js.errors import NotFoundError
 
 from bus import subjects
-from bus.codes import Code
-from bus.types import Actor, Kick, encode
+from bus.codes import Code, CommandError
+from bus.types import Actor, Kick, Request, encode, request_decoder
 from state import keys
 from workers.runtime import WorkerContext, now_ms
 
 log = logging.getLogger("mimo.worker")
 
 AUDIT_MAX = 10_000  # entries kept per list (all, per user, per room)
+
+
+def decode_command(data: bytes, kind: type) -> Request:
+    """Decode a `Request` whose command must be a `kind`, or raise 4003.
+
+    An undecodable payload raises `msgspec.DecodeError`, which the request loop answers
+    with 4003 too.
+    """
+    request = request_decoder.decode(data)
+    if not isinstance(request.cmd, kind):
+        raise CommandError(Code.INVALID_COMMAND, f"expected {kind.__name__} on this subject")
+    return request
 
 
 async def user_rooms(ctx: WorkerContext, uid: str) -> list[tuple[str, int]]:

@@ -16,9 +16,17 @@ from nats.js.errors import APIError, NotFoundError
 from bus import subjects
 from bus.codes import Code, CommandError
 from bus.commands import Ack, PendingList, Send
-from bus.types import InboxMessage, Request, RoomMessage, encode, request_decoder
+from bus.types import (
+    InboxMessage,
+    Request,
+    RoomMessage,
+    encode,
+    inbox_message_decoder,
+    room_message_decoder,
+)
 from state import keys
 from workers.runtime import WorkerContext, now_ms
+from workers.shared import decode_command
 
 log = logging.getLogger("mimo.chat")
 
@@ -32,8 +40,6 @@ class HistoryQuery(msgspec.Struct, kw_only=True):
     limit: int = 1000
 
 
-inbox_decoder = msgspec.msgpack.Decoder(InboxMessage)
-room_decoder = msgspec.msgpack.Decoder(RoomMessage)
 
 
 def room_mid(room: str, seq: int) -> str:
@@ -53,14 +59,8 @@ class ChatService:
         self.settings = ctx.settings
         self.window_ms = int(self.settings.dedup_window * 1000)
 
-    def _decode(self, data: bytes, kind: type) -> Request:
-        request = request_decoder.decode(data)
-        if not isinstance(request.cmd, kind):
-            raise CommandError(Code.INVALID_COMMAND, f"expected {kind.__name__} on this subject")
-        return request
-
     async def send(self, data: bytes) -> dict:
-        request = self._decode(data, Send)
+        request = decode_command(data, Send)
         cmd: Send = request.cmd  # type: ignore[assignment]
         actor = request.actor
         if (cmd.to is None) == (cmd.room is None):
@@ -168,13 +168,13 @@ class ChatService:
             raise
         if ack.duplicate:
             stored = await self.ctx.js.get_msg(subjects.INBOX_STREAM, seq=ack.seq, direct=True)
-            ts = inbox_decoder.decode(stored.data).ts
+            ts = inbox_message_decoder.decode(stored.data).ts
         else:
             self.ctx.counters.add("p2p_up")
         return {"cid": cmd.cid, "mid": str(ack.seq), "seq": ack.seq, "ts": ts}
 
     async def pending(self, data: bytes) -> dict:
-        request = self._decode(data, PendingList)
+        request = decode_command(data, PendingList)
         cmd: PendingList = request.cmd  # type: ignore[assignment]
         uid = request.actor.uid
         if uid is None:
@@ -197,12 +197,12 @@ class ChatService:
             if len(messages) == cmd.limit:
                 more = True
                 break
-            messages.append(personal_msg(stored.seq, inbox_decoder.decode(stored.data)))
+            messages.append(personal_msg(stored.seq, inbox_message_decoder.decode(stored.data)))
             start = stored.seq + 1
         return {"messages": messages, "more": more}
 
     async def ack(self, data: bytes) -> dict:
-        request = self._decode(data, Ack)
+        request = decode_command(data, Ack)
         cmd: Ack = request.cmd  # type: ignore[assignment]
         uid = request.actor.uid
         if uid is None:
@@ -257,7 +257,7 @@ class ChatService:
                     batch = await sub.fetch(min(remaining, 256), timeout=HISTORY_FETCH_TIMEOUT)
                     remaining -= len(batch)
                     for msg in batch:
-                        message = room_decoder.decode(msg.data)
+                        message = room_message_decoder.decode(msg.data)
                         if first is None:
                             first = message.seq
                         if message.seq > query.after:

@@ -10,8 +10,8 @@ from bus.commands import Block, Blocks, Unblock
 from bus.subjects import is_valid_id
 from bus.types import Request
 from state import keys
-from workers.moderation.requests import decode_command
 from workers.runtime import WorkerContext, now_ms
+from workers.shared import decode_command
 
 BLOCKS_MAX = 10_000  # blocked users per user
 

@@ -12,7 +12,7 @@ from msgspec import Meta, Struct, field
 from bus import subjects
 from bus.codes import Code, CommandError
 from bus.commands import Id, Reason
-from bus.types import Actor, Request, UserRequest
+from bus.types import Actor, UserRequest
 
 MAX_DURATION = 10 * 365 * 86400  # seconds, the same bound as the client commands' `duration`
 MAX_REASON = 512  # characters, the same bound as the client commands' `reason`
@@ -50,7 +50,6 @@ class RoomRateRequest(Struct, kw_only=True):
     reason: Reason = ""
 
 
-_request_decoder = msgspec.msgpack.Decoder(Request)
 _user_request_decoder = msgspec.msgpack.Decoder(UserRequest)
 
 
@@ -60,17 +59,6 @@ def decode(data: bytes, kind: type[T]) -> T:
         return msgspec.msgpack.decode(data, type=kind)
     except msgspec.DecodeError as error:
         raise CommandError(Code.INVALID_COMMAND, f"invalid request: {error}") from None
-
-
-def decode_command(data: bytes, kind: type) -> Request:
-    """Decode a `Request` whose command must be a `kind`."""
-    try:
-        request = _request_decoder.decode(data)
-    except msgspec.DecodeError as error:
-        raise CommandError(Code.INVALID_COMMAND, f"invalid request: {error}") from None
-    if not isinstance(request.cmd, kind):
-        raise CommandError(Code.INVALID_COMMAND, f"expected {kind.__name__} on this subject")
-    return request
 
 
 def decode_user_request(data: bytes) -> UserRequest:

@@ -14,11 +14,10 @@ from state import keys
 from workers.moderation.requests import (
     RoomRateRequest,
     decode,
-    decode_command,
     require_business_system,
 )
 from workers.runtime import WorkerContext
-from workers.shared import audit
+from workers.shared import audit, decode_command
 
 
 def describe_until(until: int) -> str:

@@ -8,12 +8,12 @@ import msgspec
 from bus import subjects
 from bus.codes import Code, CommandError
 from bus.commands import RoomAdmin, RoomCreate, RoomDestroy, RoomJoin, RoomLeave, RoomList
-from bus.types import Request, RoomDestroyed, encode, request_decoder
+from bus.types import Request, RoomDestroyed, encode
 from state import keys
 from workers.rooms.presence import Presence
 from workers.rooms.stats import setup as stats_setup
 from workers.runtime import WorkerContext
-from workers.shared import audit, user_rooms
+from workers.shared import audit, decode_command, user_rooms
 
 log = logging.getLogger("mimo.rooms")
 
@@ -43,9 +43,7 @@ class RoomsService:
         self.presence = Presence(ctx)
 
     async def _request(self, data: bytes, kind: type) -> Request:
-        request = request_decoder.decode(data)
-        if not isinstance(request.cmd, kind):
-            raise CommandError(Code.INVALID_COMMAND, f"expected {kind.__name__} on this subject")
+        request = decode_command(data, kind)
         await self.ctx.count_command(request.actor)
         return request
 
