@@ -106,7 +106,7 @@ def inbox(uid: str) -> str:
 
 
 def user_inbox(uid: str) -> str:
-    """Where the inbox stream republishes `uid`'s stored personal messages."""
+    """Return the subject where the inbox stream republishes `uid`'s personal messages."""
     return f"user.{check_id(uid)}.inbox"
 
 
@@ -132,10 +132,10 @@ def gateway_stats(gateway_id: str) -> str:
 
 
 def room_msg_id(room: str, seq: int) -> str:
-    """The `Nats-Msg-Id` of a room message: one per room sequence number."""
+    """Return the `Nats-Msg-Id` of a room message: one per room sequence number."""
     return f"{room}:{seq}"
 
 
 def inbox_msg_id(sender: str, cid: str) -> str:
-    """The `Nats-Msg-Id` of a personal message: one per sender and client message id."""
+    """Return the `Nats-Msg-Id` of a personal message: one per sender and client message id."""
     return f"{sender}:{cid}"

@@ -28,7 +28,7 @@ class FrameError(Exception):
 
 
 class Codec:
-    """One subprotocol's decoder and encoder; `text` tells the frame type it writes."""
+    """One subprotocol's decoder and encoder. `text` is True when it writes text frames."""
 
     def __init__(self, name: str) -> None:
         self.name = name

@@ -24,7 +24,7 @@ class Unacked:
 
 
 class Connection:
-    # Slots keep an idle connection small: a gateway holds tens of thousands of them.
+    # Slots keep an idle connection small, since one gateway has tens of thousands of them.
     __slots__ = ("ws", "codec", "address", "uid", "session", "version", "platform_class",
                  "logging_in", "closing", "close_task", "rooms", "unacked", "inbox_buffer",
                  "last_seen", "last_ping", "outbound")

@@ -6,12 +6,12 @@ same bytes go to every member of a room. While the connection's transport accept
 with no task switch. Otherwise it waits in the queue, which a writer task, started only
 then, drains as the transport allows.
 
-Never blocks the broadcast on one client: producers only append. Past the high-water mark a
-room batch without `high` messages is shed (`low` first, then `normal` past twice the mark)
-and replaced by a `gap` notice; a connection that stays over the mark for
-`slow_close_after` seconds, or whose queue would pass `limit` bytes, is closed with 4008.
-Replies, personal messages and `high` messages are never shed, so `limit` is what bounds
-the buffer.
+No client can block the broadcast, because producers never wait: they write to a transport
+that accepts data, or append to the queue. Past the high-water mark, a queued room batch
+loses its `low` messages (and its `normal` ones past twice the mark), with a `gap` notice in
+their place. A connection that stays over the mark for `slow_close_after` seconds, or whose
+queue would pass `limit` bytes, is closed with 4008. Replies, personal messages and `high`
+messages are never dropped, so `limit` is what bounds the buffer.
 """
 
 import asyncio
@@ -84,8 +84,11 @@ class Outbound:
 
     def push_batch(self, data: bytes, batch: tuple[int, str, int, int, list[dict[str, Any]]]
                    ) -> None:
-        """Push room batch bytes shared by every member; `batch` is (rank, room, from_seq,
-        to_seq, items), and the `Frame` is only built when the batch has to wait."""
+        """Push room batch bytes that every member shares.
+
+        `batch` is (rank, room, from_seq, to_seq, items). The `Frame` is built only when the
+        batch has to wait in the queue.
+        """
         if not self._queue and not self.closed and not self._ws.paused \
                 and self._protocol.state is _OPEN:
             self._transport.write(data)

@@ -160,6 +160,7 @@ class RoomChannel:
             self._flush_timer = None
         if not self._batch:
             return
+
         items, self._batch = self._batch, []
         payload: Any = items[0] if len(items) == 1 else items
         batch = (self._batch_rank, self.room, self._batch_from, self._batch_to, items)
@@ -179,6 +180,7 @@ class RoomChannel:
                     msgpack_frame = CODECS[MSGPACK].encode_frame(payload)
                 member.outbound.push_batch(msgpack_frame, batch)
             delivered += 1
+
         stats = self.hub.gateway.stats
         now_ms = time.time() * 1000
         messages = 0

@@ -60,5 +60,5 @@ def verify(token: str, secret: str, leeway: float) -> dict[str, Any]:
 
 
 def fingerprint(token: str) -> str:
-    """A short, non-reversible id of a token, safe to log and to store."""
+    """Return a short, non-reversible id of a token, safe to log and to store."""
     return hashlib.sha256(token.encode()).hexdigest()[:16]

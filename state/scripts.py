@@ -1,6 +1,6 @@
 """Valkey scripts: each runs atomically in one slot (a user's or a room's).
 
-Times come from the server's `TIME`, so every worker and every gateway sees the same clock
+Times come from the server's `TIME`, so every worker and every gateway uses the same clock
 for mutes, bans and rate limits. `until` values are ms since the epoch, -1 for "until lifted".
 """
 
@@ -319,7 +319,7 @@ return -1
 
 
 class Scripts:
-    """The scripts registered on one client; each attribute is an awaitable script."""
+    """Scripts registered on one client: each attribute is an awaitable script."""
 
     def __init__(self, redis: Redis) -> None:
         self.login = redis.register_script(LOGIN)

@@ -108,7 +108,7 @@ class Stack:
         wait_for_port(self.api_port, proc, "api", self.root / "api.log")
 
     def wait_for_workers(self) -> None:
-        """Wait until every worker kind answers a request, so gateways start to a ready bus."""
+        """Wait until every worker kind replies to a request, so gateways start on a ready bus."""
         asyncio.run(self._wait_for_workers())
 
     async def _wait_for_workers(self) -> None:
@@ -139,7 +139,7 @@ class Stack:
             await nc.close()
 
     def start_core(self) -> None:
-        """Start NATS, Valkey and one worker of each kind, and wait until they all answer."""
+        """Start NATS, Valkey and one worker of each kind, and wait until each one replies."""
         self.start_nats()
         self.start_valkey()
         for kind in WORKERS:

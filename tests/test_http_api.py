@@ -184,7 +184,8 @@ async def test_register_lookup_and_sessions(stack: Stack, uid, connect) -> None:
 
         first = await api.put(f"/v1/users/{user}")
         again = await api.put(f"/v1/users/{user}")
-        assert first.status_code == 200 and first.json()["new"] is True
+        assert first.status_code == 200
+        assert first.json()["new"] is True
         assert again.json()["new"] is False
         assert again.json()["created"] == first.json()["created"]
 
@@ -192,7 +193,8 @@ async def test_register_lookup_and_sessions(stack: Stack, uid, connect) -> None:
         info = (await api.get(f"/v1/users/{user}")).json()
         sessions = (await api.get(f"/v1/users/{user}/sessions")).json()["sessions"]
     assert info["online"] is True
-    assert info["banned_until"] == 0 and info["muted_until"] == 0
+    assert info["banned_until"] == 0
+    assert info["muted_until"] == 0
     assert len(sessions) == 1
     assert sessions[0]["platform"] == "ios"
     assert sessions[0]["device"] == "iPhone 15"
@@ -211,7 +213,8 @@ async def test_token_route_issues_usable_token(stack: Stack, uid) -> None:
     client = await Client.connect(stack.url())
     try:
         reply = await client.request("login", token=response.json()["token"])
-        assert reply["code"] == 0 and reply["uid"] == user
+        assert reply["code"] == 0
+        assert reply["uid"] == user
     finally:
         await client.close()
 
@@ -259,7 +262,8 @@ async def test_room_lifecycle(stack: Stack, uid, connect) -> None:
         assert info["muted_all"] is False
 
         granted = await api.put(f"/v1/rooms/{room}/admins/{member}")
-        assert granted.status_code == 200 and granted.json()["role"] == "admin"
+        assert granted.status_code == 200
+        assert granted.json()["role"] == "admin"
         assert (await api.get(f"/v1/rooms/{room}")).json()["admins"] == [member]
         revoked = await api.delete(f"/v1/rooms/{room}/admins/{member}")
         assert revoked.json()["role"] == "member"
@@ -269,7 +273,8 @@ async def test_room_lifecycle(stack: Stack, uid, connect) -> None:
         assert system.status_code == 201, system.text
         assert system.json()["seq"] == 1
         pushed = await client.next("msg")
-        assert pushed["from"] is None and pushed["body"] == {"text": "hi"}
+        assert pushed["from"] is None
+        assert pushed["body"] == {"text": "hi"}
 
         as_member = await api.post(f"/v1/rooms/{room}/messages",
                                    json={"body": "from member", "from": member, "cid": "c-1"})
@@ -328,7 +333,8 @@ async def test_personal_message_and_errors(stack: Stack, uid, connect) -> None:
         assert sent.status_code == 201, sent.text
         assert set(sent.json()) >= {"mid", "seq", "ts"}
         message = await receiver.next("msg")
-        assert message["from"] == alice and message["body"] == "hey"
+        assert message["from"] == alice
+        assert message["body"] == "hey"
         assert message["mid"] == sent.json()["mid"]
         missing = await api.post("/v1/messages", json={"from": alice, "to": uid("nobody"),
                                                        "body": "x"})

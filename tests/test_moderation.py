@@ -455,8 +455,7 @@ async def test_audit_lists_each_action(connect, uid, bus) -> None:
         "user.unban", "user.ban"]
     assert await audit(bus, uid=member, since=since + 3_600_000) == []
     everything = await audit(bus)
-    assert any(entry["target"] == member and entry["action"] == "user.ban"
-               for entry in everything)
+    assert ("user.ban", member) in {(entry["action"], entry["target"]) for entry in everything}
 
 
 async def test_audit_pages_in_order(connect, uid, bus) -> None:

@@ -175,7 +175,7 @@ async def test_burst_of_logins_all_succeed(stack, uid, token) -> None:
 
 
 async def test_user_subscription_lives_with_sessions(stack, connect, uid) -> None:
-    """A gateway holds one subscription per connected user, and drops it after the last
+    """A gateway has one subscription per connected user, and drops it after the last
     session of that user ends."""
     user = uid()
     subject = f"user.{user}.*"

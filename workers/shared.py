@@ -29,7 +29,7 @@ def decode_command(data: bytes, kind: type) -> Request:
 
 
 async def user_rooms(ctx: WorkerContext, uid: str) -> list[tuple[str, int]]:
-    """The rooms `uid` is a member of, with each room's latest seq.
+    """Return the rooms `uid` is a member of, with each room's latest seq.
 
     The user's room set is an index: an entry whose room no longer lists the user (destroyed,
     or kicked) is dropped here.
@@ -56,7 +56,7 @@ async def user_rooms(ctx: WorkerContext, uid: str) -> list[tuple[str, int]]:
 
 
 async def pending_count(ctx: WorkerContext, uid: str) -> int:
-    """The number of unacked personal messages in `uid`'s inbox."""
+    """Return the number of unacked personal messages in `uid`'s inbox."""
     subject = subjects.inbox(uid)
     try:
         info = await ctx.js.stream_info(subjects.INBOX_STREAM, subjects_filter=subject)
